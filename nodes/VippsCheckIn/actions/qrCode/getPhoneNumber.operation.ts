@@ -1,0 +1,69 @@
+import {
+	NodeOperationError,
+	updateDisplayOptions,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeProperties,
+} from 'n8n-workflow';
+
+import { describeShape } from '../../helpers/phoneNumber';
+import { merchantSerialNumberOption, runBatch, type ItemOperation } from '../batch';
+import { requestOptions } from '../common.descriptions';
+
+const properties: INodeProperties[] = [
+	{
+		displayName: 'QR Code',
+		name: 'qrCode',
+		type: 'string',
+		required: true,
+		default: '',
+		placeholder: 'https://qr.vipps.no/p/…',
+		description:
+			"The complete content of the customer's personal QR code from the Vipps or MobilePay app, exactly as the scanner read it",
+		hint: 'Vipps returns the phone number behind the code; pass it on to a Send Loyalty Check-in',
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add option',
+		default: {},
+		options: requestOptions,
+	},
+];
+
+const displayOptions = { show: { resource: ['qrCode'], operation: ['getPhoneNumber'] } };
+
+export const description = updateDisplayOptions(displayOptions, properties);
+
+interface QrExchange {
+	qrCode: string;
+	merchantSerialNumber?: string;
+}
+
+const getPhoneNumber: ItemOperation<QrExchange> = {
+	prepare(itemIndex) {
+		const qrCode = this.getNodeParameter('qrCode', itemIndex, undefined) as unknown;
+		if (typeof qrCode !== 'string' || qrCode.trim() === '') {
+			throw new NodeOperationError(this.getNode(), `QR Code: expected the scanned text; got ${describeShape(qrCode)}`, {
+				itemIndex,
+				description: 'Nothing was sent for this item.',
+			});
+		}
+		return { qrCode: qrCode.trim(), merchantSerialNumber: merchantSerialNumberOption.call(this, itemIndex) };
+	},
+
+	async send(client, exchange) {
+		const result = await client.exchangeQrCode(exchange.qrCode, exchange.merchantSerialNumber);
+		return {
+			phoneNumber: result.msisdn,
+			qrCodeVersion: result.version ?? null,
+			qrCodeCreatedAt: result.timestamp !== undefined ? new Date(result.timestamp * 1000).toISOString() : null,
+			merchantSerialNumber: client.merchantSerialNumberFor(exchange.merchantSerialNumber),
+		};
+	},
+};
+
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	return await runBatch.call(this, getPhoneNumber);
+}

@@ -1,0 +1,133 @@
+/**
+ * The token cache: one access token per distinct credential set (environment, keys, MSN),
+ * shared by every item and every execution in this n8n process.
+ *
+ * Shaped after the Azure SDK's token cycler: a token is renewed in the background shortly
+ * before it expires while callers keep using it, and only in the last moments must a caller
+ * wait for the new one. Concurrent callers share one fetch; a failed fetch is never cached
+ * as a token; a failed background renewal is not retried more often than every few seconds.
+ */
+import { createHash } from 'node:crypto';
+
+import type { VippsCredentials } from './vippsCredentials';
+
+export interface AccessTokenGrant {
+	accessToken: string;
+	/** `expires_in` as Vipps sent it: 3600 in MT, 86400 in production. */
+	expiresInSeconds: number;
+}
+
+export type FetchAccessToken = (credentials: VippsCredentials) => Promise<AccessTokenGrant>;
+
+interface CachedToken {
+	value: string;
+	/** From here on a renewal runs in the background; the token is still used. */
+	renewAt: number;
+	/** From here on callers wait for a new token. */
+	expiresAt: number;
+}
+
+interface CacheEntry {
+	token?: CachedToken;
+	renewal?: Promise<CachedToken>;
+	lastRenewalFailureAt?: number;
+}
+
+/** The retired Vipps Node SDK renewed 3 minutes early; short (simulator) lifetimes renew at 90 %. */
+const BACKGROUND_RENEWAL_WINDOW_MS = 3 * 60_000;
+/** Stop handing out a token this close to its expiry: the request could arrive after it. */
+const HARD_EXPIRY_MARGIN_MS = 30_000;
+const RENEWAL_RETRY_INTERVAL_MS = 3_000;
+
+export class AccessTokenCache {
+	private readonly entries = new Map<string, CacheEntry>();
+
+	constructor(
+		private readonly fetchToken: FetchAccessToken,
+		private readonly now: () => number = Date.now,
+	) {}
+
+	/** The key is a hash, so the cache's own map holds no secret in readable form. */
+	static keyOf(credentials: VippsCredentials): string {
+		const parts = [
+			credentials.baseUrl,
+			credentials.clientId,
+			credentials.clientSecret,
+			credentials.subscriptionKey,
+			credentials.merchantSerialNumber ?? '',
+		];
+		return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+	}
+
+	async getToken(credentials: VippsCredentials): Promise<string> {
+		const entry = this.entryFor(credentials);
+		const now = this.now();
+		const token = entry.token;
+		if (token && now < token.expiresAt) {
+			if (now >= token.renewAt) this.renewInBackground(entry, credentials, now);
+			return token.value;
+		}
+		return (await this.renew(entry, credentials)).value;
+	}
+
+	/**
+	 * Vipps answered 401 with `rejectedToken`: forget it, unless a newer token already
+	 * replaced it (then concurrent 401s do not throw away a fresh token).
+	 */
+	invalidate(credentials: VippsCredentials, rejectedToken: string): void {
+		const entry = this.entries.get(AccessTokenCache.keyOf(credentials));
+		if (entry?.token?.value === rejectedToken) entry.token = undefined;
+	}
+
+	clear(): void {
+		this.entries.clear();
+	}
+
+	private entryFor(credentials: VippsCredentials): CacheEntry {
+		const key = AccessTokenCache.keyOf(credentials);
+		let entry = this.entries.get(key);
+		if (!entry) {
+			entry = {};
+			this.entries.set(key, entry);
+		}
+		return entry;
+	}
+
+	private renewInBackground(entry: CacheEntry, credentials: VippsCredentials, now: number): void {
+		if (entry.renewal) return;
+		if (entry.lastRenewalFailureAt !== undefined && now - entry.lastRenewalFailureAt < RENEWAL_RETRY_INTERVAL_MS) {
+			return;
+		}
+		// The current token stays valid for a while: a failed renewal is only remembered.
+		this.renew(entry, credentials).catch(() => undefined);
+	}
+
+	/** One renewal at a time per credential set, shared by every caller. */
+	private renew(entry: CacheEntry, credentials: VippsCredentials): Promise<CachedToken> {
+		entry.renewal ??= this.fetchToken(credentials)
+			.then((grant) => {
+				entry.token = this.cachedTokenFrom(grant);
+				entry.lastRenewalFailureAt = undefined;
+				return entry.token;
+			})
+			.catch((error: unknown) => {
+				entry.lastRenewalFailureAt = this.now();
+				throw error;
+			})
+			.finally(() => {
+				entry.renewal = undefined;
+			});
+		return entry.renewal;
+	}
+
+	/** Expiry counts from the local clock at receipt, as Vipps's `expires_on` may disagree with ours. */
+	private cachedTokenFrom(grant: AccessTokenGrant): CachedToken {
+		const receivedAt = this.now();
+		const lifetimeMs = grant.expiresInSeconds * 1000;
+		return {
+			value: grant.accessToken,
+			renewAt: receivedAt + lifetimeMs - Math.min(BACKGROUND_RENEWAL_WINDOW_MS, lifetimeMs * 0.1),
+			expiresAt: receivedAt + lifetimeMs - Math.min(HARD_EXPIRY_MARGIN_MS, lifetimeMs * 0.05),
+		};
+	}
+}

@@ -1,0 +1,176 @@
+/**
+ * Paces every HTTP request of one node execution: a concurrency limit, an optional rate cap,
+ * and a shared pause when Vipps's gateway throttles.
+ *
+ * On a 429 the whole batch slows down, not only the request that got it:
+ * - everyone waits out Retry-After (the pause),
+ * - the concurrency limit halves and the rate is capped just under what got through in the
+ *   last second (multiplicative decrease),
+ * - then both recover step by step while no further 429 arrives (additive increase).
+ * A 429 from a request that started before the latest slowdown is the same burst, and is
+ * not counted again.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+
+export interface RequestPacerOptions {
+	maxConcurrency: number;
+	/** A rate cap the user chose; the pacer never goes above it. */
+	maxRequestsPerSecond?: number;
+	now?: () => number;
+}
+
+export interface PacerSlot {
+	/** Call once when the response (or the failure) arrived. */
+	release(): void;
+	/** The request was answered 429; `retryAfterMs` as the gateway asked. */
+	throttled(retryAfterMs: number | undefined): void;
+	succeeded(): void;
+}
+
+const RATE_WINDOW_MS = 1_000;
+/** After a slowdown, go a little below what got through. */
+const RATE_BACKOFF_FACTOR = 0.9;
+/** A 429 without Retry-After still pauses the batch this long. */
+const DEFAULT_PAUSE_MS = 1_000;
+
+export class RequestPacer {
+	private active = 0;
+	private concurrencyLimit: number;
+	private learnedRate: number | undefined;
+	private pausedUntil = 0;
+	private nextStartAt = 0;
+	private slowdowns = 0;
+	private successesSinceChange = 0;
+	private rateRaisedAt = 0;
+	private readonly recentStarts: number[] = [];
+	private readonly releaseWaiters = new Set<() => void>();
+	private readonly now: () => number;
+
+	constructor(private readonly options: RequestPacerOptions) {
+		this.concurrencyLimit = options.maxConcurrency;
+		this.now = options.now ?? Date.now;
+	}
+
+	/** How many requests may be in flight right now (for tests and logs). */
+	get currentConcurrencyLimit(): number {
+		return this.concurrencyLimit;
+	}
+
+	get currentRateLimit(): number | undefined {
+		return this.effectiveRate();
+	}
+
+	/** Waits until a request may start; rejects when `signal` aborts. */
+	async acquire(signal?: AbortSignal): Promise<PacerSlot> {
+		for (;;) {
+			signal?.throwIfAborted();
+			const now = this.now();
+			if (now < this.pausedUntil) {
+				await delay(this.pausedUntil - now, undefined, { signal });
+				continue;
+			}
+			if (this.active >= this.concurrencyLimit) {
+				await this.nextRelease(signal);
+				continue;
+			}
+			const startAt = this.reserveStart(now);
+			this.active++;
+			if (startAt > now) {
+				try {
+					await delay(startAt - now, undefined, { signal });
+				} catch (error) {
+					this.releaseOne();
+					throw error;
+				}
+			}
+			return this.slot(this.slowdowns);
+		}
+	}
+
+	private slot(slowdownsAtStart: number): PacerSlot {
+		this.noteStart();
+		let released = false;
+		return {
+			release: () => {
+				if (released) return;
+				released = true;
+				this.releaseOne();
+			},
+			throttled: (retryAfterMs) => this.onThrottled(slowdownsAtStart, retryAfterMs),
+			succeeded: () => this.onSuccess(),
+		};
+	}
+
+	private reserveStart(now: number): number {
+		const rate = this.effectiveRate();
+		if (!rate) return now;
+		const startAt = Math.max(now, this.nextStartAt);
+		this.nextStartAt = startAt + 1000 / rate;
+		return startAt;
+	}
+
+	private effectiveRate(): number | undefined {
+		const caps = [this.options.maxRequestsPerSecond, this.learnedRate].filter((v): v is number => v !== undefined);
+		return caps.length ? Math.min(...caps) : undefined;
+	}
+
+	private noteStart(): void {
+		const now = this.now();
+		this.recentStarts.push(now);
+		while (this.recentStarts.length && this.recentStarts[0] <= now - RATE_WINDOW_MS) this.recentStarts.shift();
+	}
+
+	private onThrottled(slowdownsAtStart: number, retryAfterMs: number | undefined): void {
+		const now = this.now();
+		this.pausedUntil = Math.max(this.pausedUntil, now + (retryAfterMs ?? DEFAULT_PAUSE_MS));
+		if (slowdownsAtStart !== this.slowdowns) return;
+		this.slowdowns++;
+		this.concurrencyLimit = Math.max(1, Math.floor(this.concurrencyLimit / 2));
+		const gotThrough = this.recentStarts.filter((t) => t > now - RATE_WINDOW_MS).length;
+		this.learnedRate = Math.max(1, Math.floor(gotThrough * RATE_BACKOFF_FACTOR));
+		this.nextStartAt = this.pausedUntil;
+		this.successesSinceChange = 0;
+		this.rateRaisedAt = this.pausedUntil;
+	}
+
+	private onSuccess(): void {
+		this.successesSinceChange++;
+		if (this.concurrencyLimit < this.options.maxConcurrency && this.successesSinceChange >= this.concurrencyLimit) {
+			this.concurrencyLimit++;
+			this.successesSinceChange = 0;
+			this.wakeWaiters();
+		}
+		// Probe upwards by 5 % a second, so a lifted limit is found again.
+		const now = this.now();
+		if (this.learnedRate !== undefined && now - this.rateRaisedAt >= RATE_WINDOW_MS) {
+			this.learnedRate = Math.ceil(this.learnedRate * 1.05);
+			this.rateRaisedAt = now;
+		}
+	}
+
+	private releaseOne(): void {
+		this.active--;
+		this.wakeWaiters();
+	}
+
+	private wakeWaiters(): void {
+		const waiters = [...this.releaseWaiters];
+		this.releaseWaiters.clear();
+		for (const wake of waiters) wake();
+	}
+
+	private nextRelease(signal?: AbortSignal): Promise<void> {
+		return new Promise<void>((resolve, reject) => {
+			const onAbort = () => {
+				this.releaseWaiters.delete(wake);
+				reject(signal!.reason);
+			};
+			const wake = () => {
+				signal?.removeEventListener('abort', onAbort);
+				resolve();
+			};
+			this.releaseWaiters.add(wake);
+			signal?.addEventListener('abort', onAbort, { once: true });
+		});
+	}
+}

@@ -1,0 +1,177 @@
+/**
+ * The credential's data, checked once at the edge: every value here ends up in an HTTP header,
+ * so nothing with a control character (CR/LF would split the header) or an over-long
+ * Vipps-System-* value gets through. Messages name the field, never the secret value.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+
+import { name as packageName, version as packageVersion } from '../../../package.json';
+
+export const VIPPS_BASE_URLS = {
+	production: 'https://api.vipps.no',
+	test: 'https://apitest.vipps.no',
+} as const;
+
+export type VippsEnvironment = keyof typeof VIPPS_BASE_URLS | 'custom';
+
+export const PACKAGE_NAME = packageName;
+export const PACKAGE_VERSION = packageVersion;
+export const USER_AGENT = `${packageName}/${packageVersion}`;
+
+/** Vipps-System-* headers: at most 30 characters each (the OpenAPI contract's maxLength). */
+const SYSTEM_HEADER_MAX_LENGTH = 30;
+
+export interface VippsSystemHeaders {
+	'Vipps-System-Name': string;
+	'Vipps-System-Version': string;
+	'Vipps-System-Plugin-Name': string;
+	'Vipps-System-Plugin-Version': string;
+}
+
+export interface VippsCredentials {
+	environment: VippsEnvironment;
+	baseUrl: string;
+	clientId: string;
+	clientSecret: string;
+	subscriptionKey: string;
+	merchantSerialNumber?: string;
+	systemHeaders: VippsSystemHeaders;
+}
+
+export class InvalidCredentialsError extends Error {
+	constructor(readonly problems: string[]) {
+		super(`The Vipps MobilePay API credential is not valid: ${problems.join('; ')}`);
+		this.name = 'InvalidCredentialsError';
+	}
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+const headerValue = (label: string) =>
+	z
+		.string({ required_error: `${label} is missing`, invalid_type_error: `${label} must be text` })
+		.transform((value) => value.trim())
+		.refine((value) => !CONTROL_CHARACTERS.test(value), {
+			message: `${label} contains a line break or another control character (often a copy-paste slip)`,
+		});
+
+const requiredHeaderValue = (label: string) =>
+	headerValue(label).refine((value) => value !== '', { message: `${label} is empty` });
+
+const systemHeaderValue = (label: string, fallback: string) =>
+	headerValue(label)
+		.transform((value) => (value === '' ? fallback : value))
+		.refine((value) => value.length <= SYSTEM_HEADER_MAX_LENGTH, {
+			message: `${label} is longer than ${SYSTEM_HEADER_MAX_LENGTH} characters (Vipps's limit)`,
+		});
+
+/**
+ * Digits only. The access-token contract says 4–6, but sales units created after the
+ * MobilePay merger can carry longer numbers: 4–7 are accepted and the API judges the rest.
+ */
+export const MERCHANT_SERIAL_NUMBER_PATTERN = /^[0-9]{4,7}$/;
+
+export function merchantSerialNumberProblem(value: string): string | undefined {
+	if (MERCHANT_SERIAL_NUMBER_PATTERN.test(value)) return undefined;
+	const digits = value.replace(/\D/g, '').length;
+	return `must be 4 to 7 digits (found in the Vipps MobilePay portal under "For developers"); got ${value.length} characters, ${digits} of them digits`;
+}
+
+const credentialSchema = z
+	.object({
+		environment: z.enum(['production', 'test', 'custom'], {
+			errorMap: () => ({ message: 'Environment must be Production, Test (MT) or Custom Base URL' }),
+		}),
+		customBaseUrl: z.string().optional(),
+		clientId: requiredHeaderValue('Client ID'),
+		clientSecret: requiredHeaderValue('Client Secret'),
+		subscriptionKey: requiredHeaderValue('Subscription Key (Ocp-Apim-Subscription-Key)'),
+		merchantSerialNumber: headerValue('Merchant Serial Number')
+			.optional()
+			.superRefine((value, ctx) => {
+				const problem = value ? merchantSerialNumberProblem(value) : undefined;
+				if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `Merchant Serial Number ${problem}` });
+			}),
+		systemName: systemHeaderValue('System Name', 'n8n').optional(),
+		systemVersion: systemHeaderValue('System Version', '').optional(),
+		pluginName: systemHeaderValue('Plugin Name', packageName).optional(),
+		pluginVersion: systemHeaderValue('Plugin Version', packageVersion).optional(),
+	})
+	.superRefine((data, ctx) => {
+		if (data.environment !== 'custom') return;
+		const problem = customBaseUrlProblem(data.customBaseUrl);
+		if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['customBaseUrl'], message: problem });
+	});
+
+function customBaseUrlProblem(value: string | undefined): string | undefined {
+	if (!value?.trim()) return 'Custom Base URL is empty (it is required when Environment is Custom Base URL)';
+	let url: URL;
+	try {
+		url = new URL(value.trim());
+	} catch {
+		return 'Custom Base URL is not a URL (expected e.g. http://127.0.0.1:8080)';
+	}
+	if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+		return `Custom Base URL must start with http:// or https://, not ${url.protocol}//`;
+	}
+	if (url.username || url.password) return 'Custom Base URL must not contain a user name or password';
+	return undefined;
+}
+
+/** Parses the decrypted credential data n8n hands the node; throws InvalidCredentialsError. */
+export function parseVippsCredentials(data: Record<string, unknown>): VippsCredentials {
+	const parsed = credentialSchema.safeParse(data);
+	if (!parsed.success) {
+		throw new InvalidCredentialsError(parsed.error.issues.map((issue) => issue.message));
+	}
+	const value = parsed.data;
+	const baseUrl =
+		value.environment === 'custom'
+			? value.customBaseUrl!.trim().replace(/\/+$/, '')
+			: VIPPS_BASE_URLS[value.environment];
+	return {
+		environment: value.environment,
+		baseUrl,
+		clientId: value.clientId,
+		clientSecret: value.clientSecret,
+		subscriptionKey: value.subscriptionKey,
+		merchantSerialNumber: value.merchantSerialNumber || undefined,
+		systemHeaders: {
+			'Vipps-System-Name': value.systemName ?? 'n8n',
+			'Vipps-System-Version': value.systemVersion || runningN8nVersion(),
+			'Vipps-System-Plugin-Name': value.pluginName ?? packageName,
+			'Vipps-System-Plugin-Version': value.pluginVersion ?? packageVersion,
+		},
+	};
+}
+
+let detectedN8nVersion: string | undefined;
+
+/**
+ * A node cannot ask n8n for its version, so look for the package.json of the `n8n` package
+ * that started this process; outside n8n (tests, the demo) fall back to n8n-workflow's version.
+ */
+export function runningN8nVersion(): string {
+	detectedN8nVersion ??= findN8nVersion().slice(0, SYSTEM_HEADER_MAX_LENGTH);
+	return detectedN8nVersion;
+}
+
+function findN8nVersion(): string {
+	let dir = require.main?.filename ? dirname(require.main.filename) : undefined;
+	while (dir && dirname(dir) !== dir) {
+		const manifest = join(dir, 'package.json');
+		if (existsSync(manifest)) {
+			const { name, version } = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string; version?: string };
+			if (name === 'n8n' && version) return version;
+		}
+		dir = dirname(dir);
+	}
+	try {
+		return (require('n8n-workflow/package.json') as { version: string }).version;
+	} catch {
+		return 'unknown';
+	}
+}

@@ -1,0 +1,328 @@
+'use strict';
+
+// Drives real n8n (installed by ./install.js) headless: pack this package, install it into a
+// throwaway user folder the way n8n's community-package manager does, import credentials and
+// workflows, execute them, or serve the editor. Every n8n process is stopped by its PID.
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const { ensureN8n, cleanEnv } = require('./install');
+const { spawnGroup, killGroup, run, tail, freePort } = require('./proc');
+
+const LOG_TAIL_LINES = 60;
+
+function tempDir(prefix) {
+	return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * `npm pack` of the built repository into a fresh temp dir (build first: dist/ must exist).
+ * @returns {Promise<string>} the tarball's path
+ */
+async function packPackage(repoDir) {
+	if (!fs.existsSync(path.join(repoDir, 'dist'))) {
+		throw new Error(`${repoDir}/dist is missing: run \`npm run build\` before packing`);
+	}
+	const dest = tempDir('vipps-pack-');
+	// Scripts stay off so packing never rebuilds; the build is the caller's step.
+	const args = ['pack', '--json', '--ignore-scripts', `--pack-destination=${dest}`];
+	const { code, stdout, stderr } = await run('npm', args, { cwd: repoDir, env: cleanEnv() });
+	if (code !== 0) throw new Error(`npm pack failed (exit ${code}):\n${tail(stderr)}`);
+	const [{ filename }] = JSON.parse(stdout);
+	return path.join(dest, path.basename(filename));
+}
+
+/**
+ * Installs a packed community package like n8n 2.41's CommunityPackagesService.downloadPackage:
+ * untar into nodes/node_modules/<name>, drop dev/peer/optional dependencies (n8n provides
+ * n8n-workflow), `npm install` with n8n's flags, and record it in nodes/package.json.
+ */
+async function installCommunityPackage(userFolder, tarball) {
+	const nodesDir = path.join(userFolder, '.n8n', 'nodes');
+	const unpacked = path.join(nodesDir, '.unpack');
+	fs.mkdirSync(unpacked, { recursive: true });
+	const untar = await run('tar', ['-xzf', tarball, '-C', unpacked, '--strip-components=1']);
+	if (untar.code !== 0) throw new Error(`tar -xzf ${tarball} failed:\n${tail(untar.stderr)}`);
+
+	const manifestPath = path.join(unpacked, 'package.json');
+	const { devDependencies, peerDependencies, optionalDependencies, ...manifest } = JSON.parse(
+		fs.readFileSync(manifestPath, 'utf8'),
+	);
+	if (!/^(@[^/]+\/)?n8n-nodes-/.test(manifest.name ?? '')) {
+		throw new Error(`n8n loads only packages named n8n-nodes-*; the tarball holds ${manifest.name}`);
+	}
+	fs.writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+	const packageDir = path.join(nodesDir, 'node_modules', manifest.name);
+	fs.mkdirSync(path.dirname(packageDir), { recursive: true });
+	fs.renameSync(unpacked, packageDir);
+
+	const { nodeBin } = await ensureN8n();
+	const logFile = path.join(userFolder, 'npm-install.log');
+	const args = [
+		'install',
+		'--audit=false',
+		'--fund=false',
+		'--bin-links=false',
+		'--install-strategy=shallow',
+		'--ignore-scripts=true',
+		'--package-lock=false',
+	];
+	const { code } = await run('npm', args, { cwd: packageDir, env: cleanEnv(path.dirname(nodeBin)), logFile });
+	if (code !== 0) throw new Error(`npm install in ${packageDir} failed (exit ${code}):\n${tail(logFile)}`);
+
+	// n8n's ledger of installed community packages.
+	const ledger = { name: 'installed-nodes', private: true, dependencies: { [manifest.name]: manifest.version } };
+	fs.writeFileSync(path.join(nodesDir, 'package.json'), JSON.stringify(ledger, null, 2));
+	return packageDir;
+}
+
+/**
+ * A fresh N8N_USER_FOLDER with its own encryption key; with `tarball`, that community
+ * package installed into it (copied and installed, nothing linked to the repository).
+ * @returns {Promise<{ userFolder: string, packageDir: string | null, remove(): void }>}
+ */
+async function createUserFolder({ tarball } = {}) {
+	const userFolder = tempDir('vipps-n8n-');
+	const n8nDir = path.join(userFolder, '.n8n');
+	fs.mkdirSync(n8nDir);
+	// n8n's own settings file; n8nEnv passes the same key, which n8n requires to match.
+	const settings = { encryptionKey: crypto.randomBytes(24).toString('base64') };
+	fs.writeFileSync(path.join(n8nDir, 'config'), JSON.stringify(settings, null, '\t'), { mode: 0o600 });
+	const remove = () => fs.rmSync(userFolder, { recursive: true, force: true });
+	try {
+		const packageDir = tarball ? await installCommunityPackage(userFolder, tarball) : null;
+		return { userFolder, packageDir, remove };
+	} catch (error) {
+		remove();
+		throw error;
+	}
+}
+
+// Settings inherited from a developer's shell (or jest) must not leak into n8n.
+const INHERITED_N8N = /^(N8N_|DB_|EXECUTIONS_|QUEUE_|WEBHOOK_URL$|GENERIC_TIMEZONE$|NODE_ENV$|E2E_TESTS$)/;
+
+/**
+ * The environment for every n8n command on `userFolder`: hermetic, loopback-only, quiet,
+ * nothing phoned home. Ports not given are picked free. `extra` wins over everything.
+ * @returns {Promise<Record<string, string>>}
+ */
+async function n8nEnv({ userFolder, port, brokerPort, extra = {} }) {
+	const { nodeBin } = await ensureN8n();
+	const { encryptionKey } = JSON.parse(fs.readFileSync(path.join(userFolder, '.n8n', 'config'), 'utf8'));
+	const env = cleanEnv(path.dirname(nodeBin));
+	for (const key of Object.keys(env)) if (INHERITED_N8N.test(key)) delete env[key];
+	port ??= await freePort();
+	brokerPort ??= await freePort();
+	return {
+		...env,
+		// NODE_ENV=test (set by jest) makes n8n refuse to load nodes; unset means development mode.
+		NODE_ENV: 'production',
+		TZ: 'UTC',
+		GENERIC_TIMEZONE: 'UTC',
+		N8N_USER_FOLDER: userFolder,
+		N8N_ENCRYPTION_KEY: encryptionKey,
+		N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'true',
+		DB_TYPE: 'sqlite',
+		N8N_PORT: String(port),
+		N8N_LISTEN_ADDRESS: '127.0.0.1',
+		N8N_HOST: 'localhost',
+		N8N_PROTOCOL: 'http',
+		N8N_EDITOR_BASE_URL: `http://localhost:${port}/`,
+		WEBHOOK_URL: `http://localhost:${port}/`,
+		N8N_SECURE_COOKIE: 'false',
+		N8N_RUNNERS_BROKER_PORT: String(brokerPort),
+		N8N_RUNNERS_BROKER_LISTEN_ADDRESS: '127.0.0.1',
+		// Everything that would call n8n.io (telemetry, version checks, templates, banners,
+		// the verified-package list, licence renewal) is off: no outbound network.
+		N8N_DIAGNOSTICS_ENABLED: 'false',
+		N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+		N8N_VERSION_NOTIFICATIONS_WHATS_NEW_ENABLED: 'false',
+		N8N_TEMPLATES_ENABLED: 'false',
+		N8N_DYNAMIC_BANNERS_ENABLED: 'false',
+		N8N_HIRING_BANNER_ENABLED: 'false',
+		N8N_PERSONALIZATION_ENABLED: 'false',
+		N8N_VERIFIED_PACKAGES_ENABLED: 'false',
+		N8N_LICENSE_AUTO_RENEW_ENABLED: 'false',
+		N8N_COMMUNITY_PACKAGES_ENABLED: 'true',
+		N8N_REINSTALL_MISSING_PACKAGES: 'false',
+		N8N_LOG_OUTPUT: 'console',
+		N8N_LOG_FORMAT: 'json',
+		// `execute` prints its run data through the logger at info level: warn would hide it.
+		N8N_LOG_LEVEL: 'info',
+		N8N_GRACEFUL_SHUTDOWN_TIMEOUT: '10',
+		...extra,
+	};
+}
+
+/** Runs one n8n CLI command to completion. */
+async function n8nCommand(env, args, timeoutMs = 120_000) {
+	const { nodeBin, n8nBin } = await ensureN8n();
+	return run(nodeBin, [n8nBin, ...args], { cwd: env.N8N_USER_FOLDER, env, timeoutMs });
+}
+
+function writeImportFile(env, kind, data) {
+	const dir = path.join(env.N8N_USER_FOLDER, 'imports');
+	fs.mkdirSync(dir, { recursive: true });
+	const file = path.join(dir, `${kind}-${crypto.randomUUID()}.json`);
+	fs.writeFileSync(file, JSON.stringify(data, null, 2), { mode: 0o600 });
+	return file;
+}
+
+async function importFile(env, kind, data) {
+	const file = writeImportFile(env, kind, data);
+	const { code, stdout, stderr } = await n8nCommand(env, [`import:${kind}`, `--input=${file}`]);
+	if (code !== 0) {
+		throw new Error(`n8n import:${kind} failed (exit ${code}):\n${tail(`${stdout}\n${stderr}`, LOG_TAIL_LINES)}`);
+	}
+}
+
+/** n8n's ids: 16 alphanumerics. */
+function newId() {
+	const alphabet = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+	return Array.from(crypto.randomBytes(16), (byte) => alphabet[byte % alphabet.length]).join('');
+}
+
+/**
+ * Imports credentials `[{ id?, name, type, data }]`; plain `data` is encrypted by n8n with
+ * the folder's key. Ids are filled in when missing.
+ * @returns {Promise<Array<object>>} the credentials as imported, ids included
+ */
+async function importCredentials(env, credentials) {
+	const withIds = credentials.map((credential) => ({ id: newId(), ...credential }));
+	await importFile(env, 'credentials', withIds);
+	return withIds;
+}
+
+/**
+ * Imports one workflow (`{ id?, name, nodes, connections, ... }`).
+ * @returns {Promise<string>} its id, generated when missing
+ */
+async function importWorkflow(env, workflowJson) {
+	const workflow = { active: false, settings: {}, ...workflowJson, id: workflowJson.id ?? newId() };
+	await importFile(env, 'workflow', workflow);
+	return workflow.id;
+}
+
+/** stdout as JSON log records; non-JSON lines become `{ message: line }`. */
+function logRecords(stdout) {
+	return stdout
+		.split('\n')
+		.filter((line) => line.trim())
+		.map((line) => {
+			try {
+				return JSON.parse(line);
+			} catch {
+				return { message: line };
+			}
+		});
+}
+
+/**
+ * `n8n execute --id=<id> --rawOutput`, judged by the run data it prints (a JSON log line's
+ * message), not by the exit code alone.
+ * @returns {Promise<{ ok: boolean, runData: object | null, lastNodeOutput: object[] | null,
+ *   error: object | null, rawStdout: string, logTail: string }>}
+ */
+async function executeWorkflow(env, workflowId, { timeoutMs = 120_000 } = {}) {
+	const { code, signal, stdout, stderr } = await n8nCommand(env, ['execute', `--id=${workflowId}`, '--rawOutput'], timeoutMs);
+	let execution = null;
+	for (const { message } of logRecords(stdout)) {
+		if (typeof message !== 'string' || !message.startsWith('{')) continue;
+		try {
+			const parsed = JSON.parse(message);
+			if (parsed?.data?.resultData) execution = parsed;
+		} catch {
+			// Not the run data: some other message that happens to start with a brace.
+		}
+	}
+	const resultData = execution?.data?.resultData ?? null;
+	const lastNodeName = resultData?.lastNodeExecuted;
+	const lastRun = lastNodeName ? resultData.runData[lastNodeName]?.at(-1) : undefined;
+	const lastNodeOutput = lastRun?.data?.main?.[0]?.map((item) => item.json) ?? null;
+	const error = resultData?.error ?? null;
+	return {
+		ok: code === 0 && signal === null && resultData !== null && error === null,
+		runData: resultData?.runData ?? null,
+		lastNodeOutput,
+		error,
+		rawStdout: stdout,
+		logTail: tail(`${stdout}\n${stderr}`, LOG_TAIL_LINES),
+	};
+}
+
+function httpStatus(url) {
+	return new Promise((resolve) => {
+		const request = http.get(url, { timeout: 1000 }, (response) => {
+			response.resume();
+			resolve(response.statusCode);
+		});
+		request.once('timeout', () => request.destroy());
+		request.once('error', () => resolve(null));
+	});
+}
+
+/**
+ * `n8n start` (editor + REST API) on env's N8N_PORT; resolves once /healthz answers 200.
+ * Output goes to <userFolder>/n8n-start.log. On failure the process group is killed and
+ * the log tail is part of the error.
+ * @returns {Promise<{ url: string, pid: number, stop(): Promise<void>, logTail(lines?: number): string }>}
+ */
+async function startN8n(env, { timeoutMs = 90_000 } = {}) {
+	const { nodeBin, n8nBin } = await ensureN8n();
+	const logFile = path.join(env.N8N_USER_FOLDER, 'n8n-start.log');
+	const fd = fs.openSync(logFile, 'a');
+	let child;
+	try {
+		child = spawnGroup(nodeBin, [n8nBin, 'start'], { cwd: env.N8N_USER_FOLDER, env, stdio: ['ignore', fd, fd] });
+	} finally {
+		fs.closeSync(fd);
+	}
+	const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+	const logTail = (lines = LOG_TAIL_LINES) => tail(logFile, lines);
+	const url = `http://localhost:${env.N8N_PORT}`;
+
+	const stop = async () => {
+		killGroup(child, 'SIGTERM');
+		const stopped = await Promise.race([
+			exited.then(() => true),
+			new Promise((resolve) => setTimeout(resolve, 15_000, false).unref()),
+		]);
+		// Whatever ignored SIGTERM (or outlived the leader) goes now.
+		killGroup(child, 'SIGKILL');
+		if (!stopped) await exited;
+	};
+
+	let early = null;
+	exited.then((status) => {
+		early = status;
+	});
+	const deadline = Date.now() + timeoutMs;
+	try {
+		for (;;) {
+			if (early) throw new Error(`n8n start exited early (${early.code ?? early.signal})`);
+			if ((await httpStatus(`${url}/healthz`)) === 200) break;
+			if (Date.now() > deadline) throw new Error(`n8n start: /healthz not ready after ${timeoutMs} ms`);
+			await new Promise((resolve) => setTimeout(resolve, 250));
+		}
+	} catch (error) {
+		await stop();
+		error.message += `\n--- ${logFile} ---\n${logTail()}`;
+		throw error;
+	}
+	return { url, pid: child.pid, stop, logTail };
+}
+
+module.exports = {
+	ensureN8n,
+	packPackage,
+	createUserFolder,
+	n8nEnv,
+	importCredentials,
+	importWorkflow,
+	executeWorkflow,
+	startN8n,
+	freePort,
+};

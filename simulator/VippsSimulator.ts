@@ -1,0 +1,320 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
+import type { AddressInfo } from 'net';
+import type { SimulatorContext } from './context';
+import { FaultBook } from './faults';
+import { rateLimited, SlidingWindowLimiter } from './gateway';
+import { emptyReply, flattenHeaders, JSON_CONTENT_TYPE, parseJson, type IncomingCall, type Reply } from './http';
+import { redactHeaders, redactText } from './redaction';
+import { PATHS, route } from './routes';
+import { TokenStore } from './tokenStore';
+import type {
+	CheckInResponseStyle,
+	Fault,
+	FaultRule,
+	RecordedRequest,
+	SimulatorKeys,
+	SimulatorOptions,
+} from './types';
+
+export type {
+	CheckInResponseStyle,
+	Environment,
+	Fault,
+	FaultRule,
+	RecordedRequest,
+	SimulatorKeys,
+	SimulatorOptions,
+} from './types';
+export { PATHS } from './routes';
+export { derivedMsisdn } from './qrExchange';
+
+/** Demo keys: fake, and safe to print. */
+export const DEFAULT_SIMULATOR_KEYS: SimulatorKeys = Object.freeze({
+	clientId: '5e1a7e00-c11e-4e1d-8000-000000000001',
+	clientSecret: 'simulator-client-secret',
+	subscriptionKey: 'simulator-subscription-key',
+});
+
+/** What to do with a request once decided. */
+type Answer =
+	| { kind: 'reply'; reply: Reply }
+	| { kind: 'partialBody'; reply: Reply }
+	| { kind: 'reset' }
+	| { kind: 'hang' };
+
+const PARTIAL_BODY = '{"id":"3f2c0d9e-5b1a-4c6e-9d7f-2a8b4c6d8e0f"}';
+/** A body cut short: what a client gets from a proxy that truncated the answer. */
+const MALFORMED_JSON = PARTIAL_BODY.slice(0, 20);
+
+interface Waiter {
+	count: number;
+	resolve: (requests: readonly RecordedRequest[]) => void;
+}
+
+/** A local Vipps MobilePay API (access token, check-in, QR exchange) on loopback, with fault injection and a request log. */
+export class VippsSimulator {
+	readonly baseUrl: string;
+	readonly keys: SimulatorKeys;
+
+	private readonly context: SimulatorContext;
+	private readonly log: RecordedRequest[] = [];
+	private readonly faults = new FaultBook();
+	private readonly timers = new Set<NodeJS.Timeout>();
+	private readonly waiters: Waiter[] = [];
+	private readonly onRequest: ((recorded: RecordedRequest) => void) | undefined;
+	private limiter: SlidingWindowLimiter | undefined;
+	private latencyMs = 0;
+	private seq = 0;
+	private closing: Promise<void> | undefined;
+
+	private constructor(
+		private readonly server: Server,
+		options: SimulatorOptions,
+	) {
+		this.keys = { ...(options.keys ?? DEFAULT_SIMULATOR_KEYS) };
+		this.baseUrl = baseUrlOf(server.address() as AddressInfo);
+		this.context = {
+			keys: this.keys,
+			now: options.now ?? Date.now,
+			tokens: new TokenStore(),
+			tokenLifetimeSeconds: wholeSeconds(options.tokenLifetimeSeconds ?? 3600),
+			environment: options.environment ?? 'production',
+			personalQrCodes: new Map(),
+			checkInResponseStyle: options.checkInResponseStyle ?? 'jsonString',
+		};
+		this.onRequest = options.onRequest;
+		this.setLatency(options.latencyMs ?? 0);
+		this.setGatewayLimit(options.gateway?.requestsPerSecond);
+		server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+			this.handle(req, res).catch(() => res.destroy());
+		});
+	}
+
+	static async start(options: SimulatorOptions = {}): Promise<VippsSimulator> {
+		const server = createServer();
+		await new Promise<void>((resolve, reject) => {
+			server.once('error', reject);
+			server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+				server.off('error', reject);
+				resolve();
+			});
+		});
+		return new VippsSimulator(server, options);
+	}
+
+	/** The request log, in arrival order. */
+	get requests(): readonly RecordedRequest[] {
+		return this.log;
+	}
+
+	tokenRequests(): RecordedRequest[] {
+		return this.requestsTo(PATHS.accessToken);
+	}
+
+	checkInRequests(): RecordedRequest[] {
+		return this.requestsTo(PATHS.checkIn);
+	}
+
+	qrExchangeRequests(): RecordedRequest[] {
+		return this.requestsTo(PATHS.qrExchange);
+	}
+
+	/** Resolves once the log holds at least `count` requests, so tests wait for arrival instead of sleeping. */
+	waitForRequests(count: number): Promise<readonly RecordedRequest[]> {
+		if (this.log.length >= count) return Promise.resolve(this.log);
+		return new Promise((resolve) => this.waiters.push({ count, resolve }));
+	}
+
+	injectFault(rule: FaultRule): void {
+		this.faults.add(rule);
+	}
+
+	clearFaults(): void {
+		this.faults.clear();
+	}
+
+	setLatency(ms: number): void {
+		if (!(ms >= 0)) throw new RangeError(`latency must be at least 0 ms, got ${ms}`);
+		this.latencyMs = ms;
+	}
+
+	/** A new limit starts with an empty window; undefined turns the gateway limit off. */
+	setGatewayLimit(requestsPerSecond: number | undefined): void {
+		this.limiter = requestsPerSecond === undefined ? undefined : new SlidingWindowLimiter(requestsPerSecond);
+	}
+
+	setCheckInResponseStyle(style: CheckInResponseStyle): void {
+		this.context.checkInResponseStyle = style;
+	}
+
+	/** Makes a scanned code exchange to `msisdn`; takes precedence over the built-in https://qr.vipps.no/p/… rule. */
+	registerPersonalQrCode(qrCode: string, msisdn: string): void {
+		this.context.personalQrCodes.set(qrCode, msisdn);
+	}
+
+	/** Every token issued so far stops working (401 on use); later tokens are fine. */
+	expireAllTokens(): void {
+		this.context.tokens.expireAll();
+	}
+
+	resetLog(): void {
+		this.log.length = 0;
+	}
+
+	/** Stops listening and ends every connection, hanging ones included, so test runners exit cleanly. */
+	close(): Promise<void> {
+		this.closing ??= this.shutDown();
+		return this.closing;
+	}
+
+	private async shutDown(): Promise<void> {
+		for (const timer of this.timers) clearTimeout(timer);
+		this.timers.clear();
+		const closed = new Promise<void>((resolve, reject) => this.server.close((error) => (error ? reject(error) : resolve())));
+		this.server.closeAllConnections();
+		await closed;
+	}
+
+	private requestsTo(path: string): RecordedRequest[] {
+		return this.log.filter((recorded) => recorded.method === 'POST' && recorded.path === path);
+	}
+
+	private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+		const call = await readCall(req);
+		const fault = this.faults.take(call.path, parseJson(call.rawBody));
+		const answer = this.decide(call, fault);
+		this.record(call, statusOf(answer), fault);
+		await this.delay(this.latencyMs + (fault?.kind === 'latency' ? fault.ms : 0));
+		perform(answer, res);
+	}
+
+	/** Decided on arrival, so the clock, token validity and rate window are those of the moment the request came in. */
+	private decide(call: IncomingCall, fault: Fault | undefined): Answer {
+		switch (fault?.kind) {
+			case 'reset':
+				return { kind: 'reset' };
+			case 'hang':
+				return { kind: 'hang' };
+			case 'partialBody':
+				return { kind: 'partialBody', reply: jsonBodyReply(PARTIAL_BODY) };
+			case 'malformedJson':
+				return { kind: 'reply', reply: jsonBodyReply(MALFORMED_JSON) };
+			case 'status':
+				return { kind: 'reply', reply: statusFaultReply(fault) };
+			case 'expiredToken':
+				return { kind: 'reply', reply: emptyReply(401) };
+			default:
+				// No fault, or only added latency: the gateway and the API answer as usual.
+				return { kind: 'reply', reply: this.throttle() ?? route(call, this.context) };
+		}
+	}
+
+	private throttle(): Reply | undefined {
+		const admission = this.limiter?.tryAdmit(this.context.now());
+		return admission?.admitted === false ? rateLimited(admission.retryAfterSeconds) : undefined;
+	}
+
+	private record(call: IncomingCall, status: number, fault: Fault | undefined): void {
+		const secrets = [this.keys.clientSecret, this.keys.subscriptionKey];
+		const rawBody = redactText(call.rawBody, secrets);
+		const recorded: RecordedRequest = {
+			seq: ++this.seq,
+			receivedAt: this.context.now(),
+			method: call.method,
+			path: call.path,
+			headers: redactHeaders(call.headers, secrets),
+			body: parseJson(rawBody),
+			rawBody,
+			status,
+			...(fault && { fault: fault.kind }),
+		};
+		this.log.push(recorded);
+		this.onRequest?.(recorded);
+		this.wakeWaiters();
+	}
+
+	private wakeWaiters(): void {
+		for (const waiter of [...this.waiters]) {
+			if (this.log.length < waiter.count) continue;
+			this.waiters.splice(this.waiters.indexOf(waiter), 1);
+			waiter.resolve(this.log);
+		}
+	}
+
+	/** Timers are tracked so close() can cancel them. */
+	private delay(ms: number): Promise<void> {
+		if (ms <= 0) return Promise.resolve();
+		return new Promise((resolve) => {
+			const timer = setTimeout(() => {
+				this.timers.delete(timer);
+				resolve();
+			}, ms);
+			this.timers.add(timer);
+		});
+	}
+}
+
+async function readCall(req: IncomingMessage): Promise<IncomingCall> {
+	const chunks: Buffer[] = [];
+	for await (const chunk of req) chunks.push(chunk as Buffer);
+	return {
+		method: req.method ?? 'GET',
+		path: (req.url ?? '/').split('?')[0],
+		headers: flattenHeaders(req.headers),
+		rawBody: Buffer.concat(chunks).toString('utf8'),
+	};
+}
+
+function jsonBodyReply(body: string): Reply {
+	return { status: 200, headers: { 'Content-Type': JSON_CONTENT_TYPE }, body };
+}
+
+function statusFaultReply(fault: Extract<Fault, { kind: 'status' }>): Reply {
+	if (fault.status === 429) return rateLimited(fault.retryAfterSeconds);
+	const headers: Record<string, string> =
+		fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) };
+	return emptyReply(fault.status, headers);
+}
+
+/** 0 when no status line is ever sent. */
+function statusOf(answer: Answer): number {
+	return answer.kind === 'reply' || answer.kind === 'partialBody' ? answer.reply.status : 0;
+}
+
+function perform(answer: Answer, res: ServerResponse): void {
+	if (res.destroyed) return;
+	switch (answer.kind) {
+		case 'reply':
+			writeHead(res, answer.reply);
+			res.end(answer.reply.body);
+			return;
+		case 'partialBody':
+			// Content-Length promises the whole body; only half of it ever comes.
+			writeHead(res, answer.reply);
+			res.write(answer.reply.body.slice(0, Math.floor(answer.reply.body.length / 2)));
+			return;
+		case 'reset':
+			// A TCP RST, so the client sees ECONNRESET rather than a clean close.
+			res.socket?.resetAndDestroy();
+			return;
+		case 'hang':
+			// Never answered; close() ends the connection.
+			return;
+	}
+}
+
+function writeHead(res: ServerResponse, reply: Reply): void {
+	res.writeHead(reply.status, { ...reply.headers, 'Content-Length': String(Buffer.byteLength(reply.body)) });
+}
+
+function baseUrlOf(address: AddressInfo): string {
+	const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+	return `http://${host}:${address.port}`;
+}
+
+function wholeSeconds(seconds: number): number {
+	if (!Number.isInteger(seconds) || seconds < 1) {
+		throw new RangeError(`tokenLifetimeSeconds must be a whole number of at least 1, got ${seconds}`);
+	}
+	return seconds;
+}

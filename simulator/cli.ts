@@ -1,0 +1,76 @@
+import { parseArgs } from 'util';
+import { PATHS, VippsSimulator, type RecordedRequest, type SimulatorOptions } from './VippsSimulator';
+
+const USAGE =
+	'Usage: node dist/simulator/cli.js [--port N] [--latency MS] [--token-lifetime S] [--rps N] [--environment production|test]';
+
+function readOptions(args: string[]): SimulatorOptions {
+	const { values } = parseArgs({
+		args,
+		options: {
+			port: { type: 'string' },
+			latency: { type: 'string' },
+			'token-lifetime': { type: 'string' },
+			rps: { type: 'string' },
+			environment: { type: 'string' },
+		},
+	});
+	const rps = optionalNumber('--rps', values.rps);
+	return {
+		port: optionalNumber('--port', values.port),
+		latencyMs: optionalNumber('--latency', values.latency),
+		tokenLifetimeSeconds: optionalNumber('--token-lifetime', values['token-lifetime']),
+		gateway: rps === undefined ? undefined : { requestsPerSecond: rps },
+		environment: environmentOf(values.environment),
+	};
+}
+
+function optionalNumber(flag: string, value: string | undefined): number | undefined {
+	if (value === undefined) return undefined;
+	const number = Number(value);
+	if (value.trim() === '' || !Number.isFinite(number)) throw new Error(`${flag} needs a number, got '${value}'`);
+	return number;
+}
+
+function environmentOf(value: string | undefined): SimulatorOptions['environment'] {
+	if (value === undefined || value === 'production' || value === 'test') return value;
+	throw new Error(`--environment is 'production' or 'test', got '${value}'`);
+}
+
+function printBanner(simulator: VippsSimulator, options: SimulatorOptions): void {
+	const { clientId, clientSecret, subscriptionKey } = simulator.keys;
+	console.log(`Vipps simulator listening on ${simulator.baseUrl}`);
+	console.log(`  environment: ${options.environment ?? 'production'}${options.environment === 'test' ? ' (check-in answers 500, as in MT)' : ''}`);
+	console.log(`  endpoints:   POST ${PATHS.accessToken}, POST ${PATHS.checkIn}, POST ${PATHS.qrExchange}`);
+	// The demo keys are fake and only open this simulator, so printing them is safe.
+	console.log('  demo keys (fake):');
+	console.log(`    client_id:                 ${clientId}`);
+	console.log(`    client_secret:             ${clientSecret}`);
+	console.log(`    Ocp-Apim-Subscription-Key: ${subscriptionKey}`);
+	console.log('Press Ctrl+C to stop.');
+}
+
+/** Method, path, status and fault only: the log line never carries a header or body. */
+function logRequest(recorded: RecordedRequest): void {
+	const status = recorded.status === 0 ? 'no answer' : String(recorded.status);
+	const fault = recorded.fault === undefined ? '' : ` [fault: ${recorded.fault}]`;
+	console.log(`${new Date(recorded.receivedAt).toISOString()} ${recorded.method} ${recorded.path} → ${status}${fault}`);
+}
+
+async function main(): Promise<void> {
+	const options = readOptions(process.argv.slice(2));
+	const simulator = await VippsSimulator.start({ ...options, onRequest: logRequest });
+	printBanner(simulator, options);
+	const stop = (): void => {
+		console.log('Stopping the Vipps simulator.');
+		void simulator.close();
+	};
+	process.once('SIGINT', stop);
+	process.once('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+	console.error(error instanceof Error ? error.message : error);
+	console.error(USAGE);
+	process.exitCode = 2;
+});

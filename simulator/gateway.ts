@@ -1,0 +1,69 @@
+import { emptyReply, type Reply } from './http';
+
+// Vipps runs its APIs behind Azure API Management: these are the gateway's own answers, which come
+// before (and look nothing like) the APIs' answers.
+
+const SUBSCRIPTION_KEY_HEADER = 'ocp-apim-subscription-key';
+
+export function gatewayError(status: number, message: string, headers: Record<string, string> = {}): Reply {
+	return {
+		status,
+		headers: { 'Content-Type': 'application/json', ...headers },
+		body: JSON.stringify({ statusCode: status, message }),
+	};
+}
+
+export function checkSubscriptionKey(headers: Record<string, string>, expectedKey: string): Reply | undefined {
+	const key = headers[SUBSCRIPTION_KEY_HEADER];
+	if (key === undefined) {
+		return gatewayError(
+			401,
+			'Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.',
+		);
+	}
+	if (key !== expectedKey) {
+		return gatewayError(
+			401,
+			'Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.',
+		);
+	}
+	return undefined;
+}
+
+/** The gateway's 429. Retry-After is sent only when known, as a test may want to see a 429 without it. */
+export function rateLimited(retryAfterSeconds: number | undefined): Reply {
+	const headers: Record<string, string> = retryAfterSeconds === undefined ? {} : { 'Retry-After': String(retryAfterSeconds) };
+	return gatewayError(429, `Rate limit is exceeded. Try again in ${retryAfterSeconds ?? 1} seconds.`, headers);
+}
+
+export function resourceNotFound(): Reply {
+	return gatewayError(404, 'Resource not found');
+}
+
+export function methodNotAllowed(): Reply {
+	return emptyReply(405, { Allow: 'POST' });
+}
+
+export type Admission = { admitted: true } | { admitted: false; retryAfterSeconds: number };
+
+/** A sliding one-second window over all admitted requests, like API Management's rate-limit policy. */
+export class SlidingWindowLimiter {
+	private admittedAt: number[] = [];
+
+	constructor(private readonly requestsPerSecond: number) {
+		if (!Number.isInteger(requestsPerSecond) || requestsPerSecond < 1) {
+			throw new RangeError(`requestsPerSecond must be a whole number of at least 1, got ${requestsPerSecond}`);
+		}
+	}
+
+	tryAdmit(nowMs: number): Admission {
+		this.admittedAt = this.admittedAt.filter((at) => at > nowMs - 1000);
+		if (this.admittedAt.length < this.requestsPerSecond) {
+			this.admittedAt.push(nowMs);
+			return { admitted: true };
+		}
+		// The oldest admission in the window is the next to leave it.
+		const msUntilSlot = this.admittedAt[0] + 1000 - nowMs;
+		return { admitted: false, retryAfterSeconds: Math.max(1, Math.ceil(msUntilSlot / 1000)) };
+	}
+}

@@ -1,0 +1,69 @@
+export interface SimulatorKeys {
+	clientId: string;
+	clientSecret: string;
+	subscriptionKey: string;
+}
+
+export type Environment = 'production' | 'test';
+
+/** The three 200 shapes a check-in client meets in the wild (see NOTES §2). */
+export type CheckInResponseStyle = 'jsonString' | 'object' | 'rawText';
+
+export interface SimulatorOptions {
+	/** Default '127.0.0.1' (loopback only). */
+	host?: string;
+	/** Default 0: pick a free port. */
+	port?: number;
+	/** Default DEFAULT_SIMULATOR_KEYS. */
+	keys?: SimulatorKeys;
+	/** Default 3600; sent as expires_in, and tokens really stop working after it. */
+	tokenLifetimeSeconds?: number;
+	/** Added to every response. Default 0. */
+	latencyMs?: number;
+	/** Optional Azure API Management rate limit over all requests. */
+	gateway?: { requestsPerSecond: number };
+	/** 'test' mimics the Merchant Test environment, where check-in always answers 500. Default 'production'. */
+	environment?: Environment;
+	/** How a successful check-in id is written. Default 'jsonString'. */
+	checkInResponseStyle?: CheckInResponseStyle;
+	/** Clock in epoch milliseconds, so tests can move time (token expiry, rate window) without sleeping. Default Date.now. */
+	now?: () => number;
+	/** Called once the simulator has decided how to answer a request (its status is final). */
+	onRequest?: (recorded: RecordedRequest) => void;
+}
+
+export type Fault =
+	| { kind: 'latency'; ms: number }
+	| { kind: 'status'; status: 429 | 500 | 502 | 503 | 504; retryAfterSeconds?: number }
+	| { kind: 'expiredToken' }
+	| { kind: 'reset' }
+	| { kind: 'hang' }
+	| { kind: 'partialBody' }
+	| { kind: 'malformedJson' };
+
+export interface FaultRule {
+	fault: Fault;
+	/** Exact request path, e.g. '/point-of-sale/v1/loyalty-check-in'. */
+	path?: string;
+	/** Matches the phoneNumber of a check-in body. */
+	phoneNumber?: string;
+	/** How many matching requests the rule applies to. Default 1; Infinity allowed. */
+	times?: number;
+}
+
+export interface RecordedRequest {
+	seq: number;
+	/** Epoch milliseconds by the simulator's clock. */
+	receivedAt: number;
+	method: string;
+	/** Path without the query string. */
+	path: string;
+	/** Lower-cased header names; secret values replaced by '[redacted]' (the header stays present). */
+	headers: Record<string, string>;
+	/** The parsed JSON body, undefined when the body is empty or not JSON. */
+	body: unknown;
+	rawBody: string;
+	/** The status answered; 0 when no status line was sent (reset, hang). */
+	status: number;
+	fault?: Fault['kind'];
+}

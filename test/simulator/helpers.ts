@@ -1,0 +1,58 @@
+import { request } from 'undici';
+import { PATHS, type VippsSimulator } from '../../simulator/VippsSimulator';
+
+export interface Answer {
+	status: number;
+	headers: Record<string, string | string[] | undefined>;
+	text: string;
+}
+
+/** A POST from a real HTTP client, body read in full. */
+export async function post(
+	simulator: VippsSimulator,
+	path: string,
+	headers: Record<string, string>,
+	body?: string,
+): Promise<Answer> {
+	const response = await request(`${simulator.baseUrl}${path}`, { method: 'POST', headers, body });
+	return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
+}
+
+export function tokenHeaders(simulator: VippsSimulator): Record<string, string> {
+	return {
+		client_id: simulator.keys.clientId,
+		client_secret: simulator.keys.clientSecret,
+		'Ocp-Apim-Subscription-Key': simulator.keys.subscriptionKey,
+	};
+}
+
+export async function fetchToken(simulator: VippsSimulator): Promise<string> {
+	const answer = await post(simulator, PATHS.accessToken, tokenHeaders(simulator));
+	expect(answer.status).toBe(200);
+	return (JSON.parse(answer.text) as { access_token: string }).access_token;
+}
+
+export function apiHeaders(simulator: VippsSimulator, token: string): Record<string, string> {
+	return {
+		Authorization: `Bearer ${token}`,
+		'Ocp-Apim-Subscription-Key': simulator.keys.subscriptionKey,
+		'Content-Type': 'application/json',
+	};
+}
+
+export const VALID_CHECK_IN = JSON.stringify({ phoneNumber: '4791234567', isMember: true });
+
+export async function checkIn(simulator: VippsSimulator, token: string, body = VALID_CHECK_IN): Promise<Answer> {
+	return post(simulator, PATHS.checkIn, apiHeaders(simulator, token), body);
+}
+
+/** A clock the test moves by hand. */
+export function manualClock(startMs = Date.UTC(2025, 0, 1, 12)): { now: () => number; advance: (ms: number) => void } {
+	let nowMs = startMs;
+	return {
+		now: () => nowMs,
+		advance: (ms) => {
+			nowMs += ms;
+		},
+	};
+}

@@ -13,6 +13,8 @@ import { join, resolve } from 'node:path';
 
 // n8n-core writes its settings below N8N_USER_FOLDER as soon as it loads: keep that out of ~.
 process.env.N8N_USER_FOLDER ??= mkdtempSync(join(tmpdir(), 'vipps-checkin-n8n-'));
+// A fixed key: the harness stores no real credential, and n8n-core would otherwise announce a new one.
+process.env.N8N_ENCRYPTION_KEY ??= 'vipps-checkin-harness';
 
 import { ExecutionLifecycleHooks, WorkflowExecute } from 'n8n-core';
 import {

@@ -1,11 +1,21 @@
+import './jestRefParserShim'; // must come before openapi-backend
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { OpenAPIRouter, OpenAPIValidator, type AjvCustomizer, type Document, type Request } from 'openapi-backend';
+import {
+	OpenAPIBackend,
+	OpenAPIRouter,
+	OpenAPIValidator,
+	type AjvCustomizer,
+	type Document,
+	type Request,
+} from 'openapi-backend';
 import { parse } from 'yaml';
+import { dereferenceLocalRefs } from './localRefs';
 import type { RecordedRequest } from './types';
 
-// Checks requests against the official, vendored OpenAPI contracts with openapi-backend's own
-// router and validator. Synchronous (unlike OpenAPIBackend.init) so any test can call it inline.
+// Checks requests against the official, vendored OpenAPI contracts with openapi-backend.
+// validateAgainstContract is synchronous (unlike OpenAPIBackend.init) so any test can call it inline;
+// contractBackend gives the full OpenAPIBackend, for response checks and to cross-check the helper.
 
 export type ContractName = 'accessToken' | 'checkIn' | 'qr';
 
@@ -20,6 +30,8 @@ const CONTRACT_FILES: Record<ContractName, string> = {
 	qr: 'qr-api.swagger.yaml',
 };
 
+/** Report every violation, not just the first, so a failing test says all that is wrong. */
+const AJV_OPTIONS = { allErrors: true };
 const GUID_FORMAT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The formats the contracts use that openapi-backend does not define ('guid' for client_id, 'uri'). */
@@ -44,6 +56,26 @@ export function contractApiRoot(document: Document): string {
 	return serverUrl === undefined ? '/' : new URL(serverUrl).pathname;
 }
 
+const backends = new Map<ContractName, Promise<OpenAPIBackend>>();
+
+/** The full OpenAPIBackend for a contract, initialised once in strict mode (an invalid contract throws). */
+export function contractBackend(name: ContractName): Promise<OpenAPIBackend> {
+	let backend = backends.get(name);
+	if (backend === undefined) {
+		const definition = contractDocument(name);
+		backend = new OpenAPIBackend({
+			definition,
+			apiRoot: contractApiRoot(definition),
+			ignoreTrailingSlashes: false,
+			strict: true,
+			ajvOpts: AJV_OPTIONS,
+			customizeAjv: customizeContractAjv,
+		}).init();
+		backends.set(name, backend);
+	}
+	return backend;
+}
+
 interface ContractChecker {
 	router: OpenAPIRouter;
 	validator: OpenAPIValidator;
@@ -63,6 +95,7 @@ function buildChecker(name: ContractName): ContractChecker {
 	const validator = new OpenAPIValidator({
 		definition,
 		router,
+		ajvOpts: AJV_OPTIONS,
 		customizeAjv: customizeContractAjv,
 		lazyCompileValidators: true,
 	});
@@ -92,30 +125,4 @@ export function validateContractRequest(request: Request): ContractVerdict {
 		return { valid: result.valid, errors: (result.errors ?? []).map((error) => `${error.instancePath} ${error.message}`.trim()) };
 	}
 	return { valid: false, errors: [`No operation in the vendored contracts matches ${request.method} ${request.path}`] };
-}
-
-/** Replaces local $refs ('#/components/…') with their targets; the vendored contracts have no other kind and no cycles. */
-function dereferenceLocalRefs(document: unknown): unknown {
-	const resolved = new Map<string, unknown>();
-	const resolve = (ref: string): unknown => {
-		if (!resolved.has(ref)) resolved.set(ref, walk(pointerTarget(document, ref)));
-		return resolved.get(ref);
-	};
-	const walk = (node: unknown): unknown => {
-		if (Array.isArray(node)) return node.map(walk);
-		if (typeof node !== 'object' || node === null) return node;
-		const { $ref } = node as { $ref?: unknown };
-		if (typeof $ref === 'string') return resolve($ref);
-		return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, walk(value)]));
-	};
-	return walk(document);
-}
-
-function pointerTarget(document: unknown, ref: string): unknown {
-	if (!ref.startsWith('#/')) throw new Error(`Only local $refs are supported, got ${ref}`);
-	return ref
-		.slice(2)
-		.split('/')
-		.map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'))
-		.reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], document);
 }

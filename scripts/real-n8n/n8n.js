@@ -131,12 +131,12 @@ async function n8nEnv({ userFolder, port, brokerPort, extra = {} }) {
 		N8N_HOST: 'localhost',
 		N8N_PROTOCOL: 'http',
 		N8N_EDITOR_BASE_URL: `http://localhost:${port}/`,
-		WEBHOOK_URL: `http://localhost:${port}/`,
+		N8N_WEBHOOK_URL: `http://localhost:${port}/`,
 		N8N_SECURE_COOKIE: 'false',
 		N8N_RUNNERS_BROKER_PORT: String(brokerPort),
 		N8N_RUNNERS_BROKER_LISTEN_ADDRESS: '127.0.0.1',
 		// Everything that would call n8n.io (telemetry, version checks, templates, banners,
-		// the verified-package list, licence renewal) is off: no outbound network.
+		// the verified-package list, the MCP server registry) is off: no outbound network.
 		N8N_DIAGNOSTICS_ENABLED: 'false',
 		N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
 		N8N_VERSION_NOTIFICATIONS_WHATS_NEW_ENABLED: 'false',
@@ -145,8 +145,10 @@ async function n8nEnv({ userFolder, port, brokerPort, extra = {} }) {
 		N8N_HIRING_BANNER_ENABLED: 'false',
 		N8N_PERSONALIZATION_ENABLED: 'false',
 		N8N_VERIFIED_PACKAGES_ENABLED: 'false',
-		N8N_LICENSE_AUTO_RENEW_ENABLED: 'false',
+		N8N_DISABLED_MODULES: 'mcp-registry',
 		N8N_COMMUNITY_PACKAGES_ENABLED: 'true',
+		// Ours is unverified; 2.41 warns that this default will flip to false.
+		N8N_UNVERIFIED_PACKAGES_ENABLED: 'true',
 		N8N_REINSTALL_MISSING_PACKAGES: 'false',
 		N8N_LOG_OUTPUT: 'console',
 		N8N_LOG_FORMAT: 'json',
@@ -222,14 +224,16 @@ function logRecords(stdout) {
 
 /**
  * `n8n execute --id=<id> --rawOutput`, judged by the run data it prints (a JSON log line's
- * message), not by the exit code alone.
+ * message), not by the exit code alone. `error` is the run's error, or, when n8n failed
+ * before running (e.g. "Unrecognized node type: …"), `{ message }` of its first error log.
  * @returns {Promise<{ ok: boolean, runData: object | null, lastNodeOutput: object[] | null,
  *   error: object | null, rawStdout: string, logTail: string }>}
  */
 async function executeWorkflow(env, workflowId, { timeoutMs = 120_000 } = {}) {
 	const { code, signal, stdout, stderr } = await n8nCommand(env, ['execute', `--id=${workflowId}`, '--rawOutput'], timeoutMs);
+	const records = logRecords(stdout);
 	let execution = null;
-	for (const { message } of logRecords(stdout)) {
+	for (const { message } of records) {
 		if (typeof message !== 'string' || !message.startsWith('{')) continue;
 		try {
 			const parsed = JSON.parse(message);
@@ -242,7 +246,10 @@ async function executeWorkflow(env, workflowId, { timeoutMs = 120_000 } = {}) {
 	const lastNodeName = resultData?.lastNodeExecuted;
 	const lastRun = lastNodeName ? resultData.runData[lastNodeName]?.at(-1) : undefined;
 	const lastNodeOutput = lastRun?.data?.main?.[0]?.map((item) => item.json) ?? null;
-	const error = resultData?.error ?? null;
+	// execute.js logs two banner lines before the cause.
+	const banner = /See log messages for details|^\s*Execution error:\s*$/;
+	const firstError = records.find(({ level, message }) => level === 'error' && !banner.test(message));
+	const error = resultData?.error ?? (resultData ? null : { message: firstError?.message?.trim() ?? `n8n execute exited with ${code ?? signal}` });
 	return {
 		ok: code === 0 && signal === null && resultData !== null && error === null,
 		runData: resultData?.runData ?? null,
@@ -265,7 +272,8 @@ function httpStatus(url) {
 }
 
 /**
- * `n8n start` (editor + REST API) on env's N8N_PORT; resolves once /healthz answers 200.
+ * `n8n start` (editor + REST API) on env's N8N_PORT; resolves once /healthz/readiness answers
+ * 200 (plain /healthz answers as soon as the port listens, before migrations have run).
  * Output goes to <userFolder>/n8n-start.log. On failure the process group is killed and
  * the log tail is part of the error.
  * @returns {Promise<{ url: string, pid: number, stop(): Promise<void>, logTail(lines?: number): string }>}
@@ -303,8 +311,8 @@ async function startN8n(env, { timeoutMs = 90_000 } = {}) {
 	try {
 		for (;;) {
 			if (early) throw new Error(`n8n start exited early (${early.code ?? early.signal})`);
-			if ((await httpStatus(`${url}/healthz`)) === 200) break;
-			if (Date.now() > deadline) throw new Error(`n8n start: /healthz not ready after ${timeoutMs} ms`);
+			if ((await httpStatus(`${url}/healthz/readiness`)) === 200) break;
+			if (Date.now() > deadline) throw new Error(`n8n start: not ready after ${timeoutMs} ms`);
 			await new Promise((resolve) => setTimeout(resolve, 250));
 		}
 	} catch (error) {

@@ -7,6 +7,8 @@
  * Then a fixed number of workers send them, paced by one RequestPacer per execution.
  */
 import {
+	ExecutionCancelledError,
+	ManualExecutionCancelledError,
 	NodeApiError,
 	NodeOperationError,
 	type IDataObject,
@@ -140,7 +142,10 @@ export async function runBatch<Prepared>(
 		}
 	});
 	if (signal?.aborted) {
-		throw new NodeOperationError(this.getNode(), 'The workflow execution was cancelled; no further requests were sent');
+		// n8n marks the execution cancelled (not failed) when the node ends with its own error type.
+		throw signal.reason instanceof ExecutionCancelledError
+			? signal.reason
+			: new ManualExecutionCancelledError(this.getExecutionId());
 	}
 	if (failures.length) {
 		// Items still in flight when one failed may have failed too: report the earliest.

@@ -44,7 +44,7 @@ export class AccessTokenCache {
 
 	constructor(
 		private readonly fetchToken: FetchAccessToken,
-		private readonly now: () => number = Date.now,
+		private readonly now: () => number = () => Date.now(),
 	) {}
 
 	/** The key is a hash, so the cache's own map holds no secret in readable form. */

@@ -48,7 +48,7 @@ export class RequestPacer {
 
 	constructor(private readonly options: RequestPacerOptions) {
 		this.concurrencyLimit = options.maxConcurrency;
-		this.now = options.now ?? Date.now;
+		this.now = options.now ?? (() => Date.now());
 	}
 
 	/** How many requests may be in flight right now (for tests and logs). */

@@ -129,9 +129,7 @@ export function parseVippsCredentials(data: Record<string, unknown>): VippsCrede
 	}
 	const value = parsed.data;
 	const baseUrl =
-		value.environment === 'custom'
-			? value.customBaseUrl!.trim().replace(/\/+$/, '')
-			: VIPPS_BASE_URLS[value.environment];
+		value.environment === 'custom' ? trimBaseUrl(value.customBaseUrl!) : environmentBaseUrl(value.environment);
 	return {
 		environment: value.environment,
 		baseUrl,
@@ -146,6 +144,19 @@ export function parseVippsCredentials(data: Record<string, unknown>): VippsCrede
 			'Vipps-System-Plugin-Version': value.pluginVersion ?? packageVersion,
 		},
 	};
+}
+
+function trimBaseUrl(url: string): string {
+	return url.trim().replace(/\/+$/, '');
+}
+
+/**
+ * The n8n administrator may route an environment through another address (an egress gateway,
+ * or the local simulator in tests) with VIPPS_PRODUCTION_BASE_URL / VIPPS_TEST_BASE_URL.
+ */
+function environmentBaseUrl(environment: keyof typeof VIPPS_BASE_URLS): string {
+	const override = process.env[`VIPPS_${environment.toUpperCase()}_BASE_URL`];
+	return override && !customBaseUrlProblem(override) ? trimBaseUrl(override) : VIPPS_BASE_URLS[environment];
 }
 
 let detectedN8nVersion: string | undefined;

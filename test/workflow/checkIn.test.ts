@@ -1,0 +1,366 @@
+/**
+ * The node as a user runs it: workflow JSON through n8n's engine, real HTTP over loopback to
+ * the local simulator, every request checked against the official OpenAPI contract.
+ */
+import { runWorkflow, startWorkflow } from '../../harness/runWorkflow';
+import { validateAgainstContract } from '../../simulator/contract';
+import type { VippsSimulator } from '../../simulator/VippsSimulator';
+import {
+	INPUT_NODE,
+	VIPPS_NODE,
+	checkInWorkflow,
+	everythingVisible,
+	secretsOf,
+	simulatorCredential,
+	startSimulator,
+} from './fixtures';
+
+let simulator: VippsSimulator;
+
+beforeEach(async () => {
+	simulator = await startSimulator();
+});
+
+afterEach(async () => {
+	await simulator.close();
+});
+
+function expectContractCompliance() {
+	for (const request of simulator.requests) {
+		expect({ path: request.path, ...validateAgainstContract(request) }).toEqual({ path: request.path, valid: true, errors: [] });
+	}
+}
+
+describe('mapping fields from an earlier node', () => {
+	it('sends the phone number and membership that expressions read from the previous node', async () => {
+		const workflow = checkInWorkflow({
+			items: [{ contact: { mobile: '+47 912 34 567', tier: 'gold' } }],
+			parameters: {
+				phoneNumber: `={{ $('${INPUT_NODE}').item.json.contact.mobile }}`,
+				isMember: '={{ $json.contact.tier === "gold" }}',
+			},
+		});
+		const run = await runWorkflow(workflow, { credentials: [simulatorCredential(simulator)] });
+
+		expect(run.error).toBeUndefined();
+		const [item] = run.itemsOf(VIPPS_NODE);
+		expect(item.json).toEqual({
+			checkInId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+			phoneNumber: '4791234567',
+			isMember: true,
+			merchantSerialNumber: '123456',
+		});
+		expect(item.pairedItem).toEqual({ item: 0 });
+		expect(simulator.checkInRequests().map((r) => r.body)).toEqual([{ phoneNumber: '4791234567', isMember: true }]);
+		expectContractCompliance();
+	});
+
+	it('carries the Vipps-System-* headers, the MSN and a User-Agent naming the package', async () => {
+		await runWorkflow(checkInWorkflow({ items: [{ phone: '91234567', member: true }] }), {
+			credentials: [simulatorCredential(simulator)],
+		});
+		const { version } = require('../../package.json') as { version: string };
+		for (const request of simulator.requests) {
+			expect(request.headers).toMatchObject({
+				'merchant-serial-number': '123456',
+				'vipps-system-name': 'n8n',
+				'vipps-system-version': expect.stringMatching(/^\d+\.\d+/),
+				'vipps-system-plugin-name': 'n8n-nodes-vipps-checkin',
+				'vipps-system-plugin-version': version,
+				'user-agent': `n8n-nodes-vipps-checkin/${version}`,
+			});
+		}
+	});
+
+	it('sends the per-item Merchant Serial Number option instead of the credential\'s', async () => {
+		const run = await runWorkflow(
+			checkInWorkflow({
+				items: [{ phone: '91234567', member: true, shop: '7654321' }],
+				options: { merchantSerialNumber: '={{ $json.shop }}' },
+			}),
+			{ credentials: [simulatorCredential(simulator)] },
+		);
+		expect(run.itemsOf(VIPPS_NODE)[0].json.merchantSerialNumber).toBe('7654321');
+		expect(simulator.requests.map((r) => r.headers['merchant-serial-number'])).toEqual(['7654321', '7654321']);
+	});
+
+	it('leaves the Merchant-Serial-Number header out when none is configured', async () => {
+		const run = await runWorkflow(checkInWorkflow({ items: [{ phone: '91234567', member: true }] }), {
+			credentials: [simulatorCredential(simulator, { merchantSerialNumber: '' })],
+		});
+		expect(run.itemsOf(VIPPS_NODE)[0].json.merchantSerialNumber).toBeNull();
+		for (const request of simulator.requests) expect(request.headers).not.toHaveProperty('merchant-serial-number');
+		expectContractCompliance();
+	});
+});
+
+describe('messy and invalid input', () => {
+	const batch = [
+		{ phone: '+47 912 34 567', member: true },
+		{ phone: 'call me maybe', member: true },
+		{ phone: '0047 98765432', member: 'nei' },
+		{ phone: 4791112222, member: 1 },
+		{ phone: '+46 70 123 45 67', member: true },
+		{ phone: '(+47) 400-00-000', member: 'yes' },
+		{ phone: '91234567', member: 'perhaps' },
+	];
+
+	it('with Continue On Fail: sends the valid items and pairs an error item to each invalid one, in order', async () => {
+		const run = await runWorkflow(checkInWorkflow({ items: batch, continueOnFail: true }), {
+			credentials: [simulatorCredential(simulator)],
+		});
+		const items = run.itemsOf(VIPPS_NODE);
+		expect(items.map((item) => item.pairedItem)).toEqual(batch.map((_, item) => ({ item })));
+		expect(items.map((item) => item.json.phoneNumber ?? null)).toEqual([
+			'4791234567',
+			null,
+			'4798765432',
+			'4791112222',
+			null,
+			'4740000000',
+			null,
+		]);
+		expect(items[1].json.error).toMatch(/^Phone Number: .*"call me maybe".*letters/);
+		expect(items[4].json.error).toMatch(/^Phone Number: .*Norwegian.*\+47/);
+		expect(items[6].json.error).toMatch(/^Is Member: .*"perhaps"/);
+		expect(items[2].json.isMember).toBe(false);
+		expect(simulator.checkInRequests().map((r) => (r.body as { phoneNumber: string }).phoneNumber).sort()).toEqual(
+			['4740000000', '4791112222', '4791234567', '4798765432'].sort(),
+		);
+		expectContractCompliance();
+	});
+
+	it('without Continue On Fail: stops before sending anything and names the item and the field', async () => {
+		const run = await runWorkflow(checkInWorkflow({ items: batch }), { credentials: [simulatorCredential(simulator)] });
+		expect(run.error?.message).toMatch(/^Phone Number: .*"call me maybe"/);
+		expect((run.error as unknown as { context: { itemIndex: number } }).context.itemIndex).toBe(1);
+		expect(simulator.requests).toHaveLength(0);
+	});
+});
+
+describe('access tokens', () => {
+	it('fetches one token for many items and reuses it in the next execution', async () => {
+		const items = Array.from({ length: 50 }, (_, i) => ({ phone: `9${String(i).padStart(7, '0')}`, member: true }));
+		const credentials = [simulatorCredential(simulator)];
+		const first = await runWorkflow(checkInWorkflow({ items }), { credentials });
+		const second = await runWorkflow(checkInWorkflow({ items: items.slice(0, 5) }), { credentials });
+
+		expect(first.itemsOf(VIPPS_NODE)).toHaveLength(50);
+		expect(second.itemsOf(VIPPS_NODE)).toHaveLength(5);
+		expect(simulator.tokenRequests()).toHaveLength(1);
+		expect(simulator.checkInRequests()).toHaveLength(55);
+	});
+
+	describe('by the clock', () => {
+		// Only Date is faked: the node's expiry arithmetic moves, real I/O and timers do not.
+		beforeEach(() => {
+			jest.useFakeTimers({
+				doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'],
+			});
+		});
+		afterEach(() => jest.useRealTimers());
+
+		const oneItem = checkInWorkflow({ items: [{ phone: '91234567', member: true }] });
+
+		it('renews in the background shortly before expiry, while the current token is still used', async () => {
+			const credentials = [simulatorCredential(simulator)];
+			await runWorkflow(oneItem, { credentials });
+			jest.setSystemTime(Date.now() + 3600_000 - 120_000);
+			const run = await runWorkflow(oneItem, { credentials });
+
+			expect(run.error).toBeUndefined();
+			expect(simulator.tokenRequests()).toHaveLength(2);
+			const [first, second] = simulator.checkInRequests();
+			// The renewal ran beside the check-in, which did not wait for it.
+			expect(second.seq).toBeLessThan(simulator.tokenRequests()[1].seq + 2);
+			expect(first.status).toBe(200);
+		});
+
+		it('fetches a new token before sending once the old one is about to expire', async () => {
+			const credentials = [simulatorCredential(simulator)];
+			await runWorkflow(oneItem, { credentials });
+			jest.setSystemTime(Date.now() + 3600_000 - 10_000);
+			const run = await runWorkflow(oneItem, { credentials });
+
+			expect(run.error).toBeUndefined();
+			expect(simulator.requests.map((r) => `${r.path} ${r.status}`)).toEqual([
+				'/accesstoken/get 200',
+				'/point-of-sale/v1/loyalty-check-in 200',
+				'/accesstoken/get 200',
+				'/point-of-sale/v1/loyalty-check-in 200',
+			]);
+		});
+	});
+
+	it('a check-in answered 401 drops the token, fetches a fresh one once and retries once', async () => {
+		simulator.injectFault({ fault: { kind: 'expiredToken' }, path: '/point-of-sale/v1/loyalty-check-in', times: 1 });
+		const run = await runWorkflow(checkInWorkflow({ items: [{ phone: '91234567', member: true }] }), {
+			credentials: [simulatorCredential(simulator)],
+		});
+		expect(run.error).toBeUndefined();
+		expect(run.itemsOf(VIPPS_NODE)[0].json.checkInId).toEqual(expect.any(String));
+		expect(simulator.requests.map((r) => `${r.path} ${r.status}`)).toEqual([
+			'/accesstoken/get 200',
+			'/point-of-sale/v1/loyalty-check-in 401',
+			'/accesstoken/get 200',
+			'/point-of-sale/v1/loyalty-check-in 200',
+		]);
+	});
+
+	it('tokens revoked in the middle of a run: one new token, nothing lost', async () => {
+		const items = Array.from({ length: 40 }, (_, i) => ({ phone: `4${String(i).padStart(7, '0')}`, member: true }));
+		let checkIns = 0;
+		const revoking = await startSimulator({
+			onRequest: (request) => {
+				if (request.path.endsWith('loyalty-check-in') && request.status === 200 && ++checkIns === 10) {
+					revoking.expireAllTokens();
+				}
+			},
+		});
+		try {
+			const run = await runWorkflow(checkInWorkflow({ items, options: { concurrency: 4 } }), {
+				credentials: [simulatorCredential(revoking)],
+			});
+			expect(run.error).toBeUndefined();
+			expect(run.itemsOf(VIPPS_NODE).map((item) => item.json.phoneNumber)).toEqual(items.map((i) => `47${i.phone}`));
+			expect(revoking.tokenRequests()).toHaveLength(2);
+			const delivered = new Set(
+				revoking
+					.checkInRequests()
+					.filter((r) => r.status === 200)
+					.map((r) => (r.body as { phoneNumber: string }).phoneNumber),
+			);
+			expect(delivered.size).toBe(40);
+		} finally {
+			await revoking.close();
+		}
+	});
+
+	it('wrong keys with many items cost one token request, and every item says what is wrong', async () => {
+		const items = Array.from({ length: 300 }, () => ({ phone: '91234567', member: true }));
+		const run = await runWorkflow(checkInWorkflow({ items, continueOnFail: true }), {
+			credentials: [simulatorCredential(simulator, { clientSecret: 'a-wrong-secret-value' })],
+		});
+		const outputs = run.itemsOf(VIPPS_NODE);
+		expect(outputs).toHaveLength(300);
+		for (const item of outputs) expect(item.json.error).toBe('Vipps rejected the Client Secret');
+		expect(simulator.tokenRequests()).toHaveLength(1);
+		expect(simulator.checkInRequests()).toHaveLength(0);
+		expect(everythingVisible(run)).not.toContain('a-wrong-secret-value');
+	});
+});
+
+describe('errors a user can act on', () => {
+	it("explains the Test environment's 500: Check-in only works in production", async () => {
+		const mt = await startSimulator({ environment: 'test' });
+		process.env.VIPPS_TEST_BASE_URL = mt.baseUrl;
+		try {
+			const run = await runWorkflow(checkInWorkflow({ items: [{ phone: '91234567', member: true }] }), {
+				credentials: [simulatorCredential(mt, { environment: 'test' })],
+			});
+			expect(run.error?.message).toBe('Check-in only works in production: the Vipps test environment (MT) always answers 500');
+			expect((run.error as unknown as { description: string }).description).toMatch(/Production/);
+			// No retry: the 500 is by design.
+			expect(mt.checkInRequests()).toHaveLength(1);
+		} finally {
+			delete process.env.VIPPS_TEST_BASE_URL;
+			await mt.close();
+		}
+	});
+
+	it('stops at the first failing item and says which one, without Continue On Fail', async () => {
+		simulator.injectFault({ fault: { kind: 'status', status: 500 }, phoneNumber: '4790000002' });
+		const items = ['90000000', '90000001', '90000002', '90000003'].map((phone) => ({ phone, member: true }));
+		const run = await runWorkflow(checkInWorkflow({ items, options: { concurrency: 1 } }), {
+			credentials: [simulatorCredential(simulator)],
+		});
+		expect(run.error?.message).toBe('Vipps could not process the check-in (HTTP 500)');
+		expect((run.error as unknown as { context: { itemIndex: number } }).context.itemIndex).toBe(2);
+		// Concurrency 1: the item after the failure was never sent.
+		expect(simulator.checkInRequests().map((r) => (r.body as { phoneNumber: string }).phoneNumber)).toEqual([
+			'4790000000',
+			'4790000001',
+			'4790000002',
+		]);
+	});
+
+	it('never shows a secret or an access token in outputs or errors', async () => {
+		simulator.injectFault({ fault: { kind: 'status', status: 500 }, phoneNumber: '4790000001' });
+		const items = [
+			{ phone: '90000000', member: true },
+			{ phone: '90000001', member: true },
+			{ phone: 'bad', member: true },
+		];
+		const run = await runWorkflow(checkInWorkflow({ items, continueOnFail: true, options: { concurrency: 1 } }), {
+			credentials: [simulatorCredential(simulator)],
+		});
+		const visible = everythingVisible(run);
+		expect(run.itemsOf(VIPPS_NODE)[1].json.error).toBe('Vipps could not process the check-in (HTTP 500)');
+		for (const secret of [...secretsOf(simulator), ...simulator.issuedTokens()]) expect(visible).not.toContain(secret);
+	});
+});
+
+describe('dry run', () => {
+	it('validates and normalises every item, sends nothing, and shows the request without secrets', async () => {
+		const run = await runWorkflow(
+			checkInWorkflow({
+				items: [
+					{ phone: '+47 912 34 567', member: true },
+					{ phone: 'nope', member: true },
+				],
+				options: { dryRun: true },
+				continueOnFail: true,
+			}),
+			{ credentials: [simulatorCredential(simulator)] },
+		);
+		const [ok, bad] = run.itemsOf(VIPPS_NODE);
+		expect(ok.json).toEqual({
+			dryRun: true,
+			phoneNumber: '4791234567',
+			isMember: true,
+			merchantSerialNumber: '123456',
+			request: {
+				method: 'POST',
+				url: `${simulator.baseUrl}/point-of-sale/v1/loyalty-check-in`,
+				headers: expect.objectContaining({
+					Authorization: 'Bearer [redacted]',
+					'Ocp-Apim-Subscription-Key': '[redacted]',
+					'Merchant-Serial-Number': '123456',
+					'Vipps-System-Name': 'n8n',
+				}),
+				body: { phoneNumber: '4791234567', isMember: true },
+			},
+		});
+		expect(bad.json.error).toMatch(/^Phone Number/);
+		expect(simulator.requests).toHaveLength(0);
+		for (const secret of secretsOf(simulator)) expect(everythingVisible(run)).not.toContain(secret);
+	});
+});
+
+describe('cancelling the execution', () => {
+	it('aborts requests in flight and starts no new ones', async () => {
+		let arrived!: () => void;
+		const twoRequestsArrived = new Promise<void>((resolve) => (arrived = resolve));
+		const hanging = await startSimulator({
+			onRequest: (request) => {
+				if (request.path.endsWith('loyalty-check-in') && hanging.checkInRequests().length === 2) arrived();
+			},
+		});
+		hanging.injectFault({ fault: { kind: 'hang' }, path: '/point-of-sale/v1/loyalty-check-in', times: Infinity });
+		try {
+			const items = Array.from({ length: 20 }, () => ({ phone: '91234567', member: true }));
+			const running = startWorkflow(checkInWorkflow({ items, options: { concurrency: 2 } }), {
+				credentials: [simulatorCredential(hanging)],
+			});
+			await twoRequestsArrived;
+			running.cancel();
+			const run = await running.result;
+
+			expect(run.run.status).toBe('canceled');
+			expect(run.itemsOf(VIPPS_NODE)).toHaveLength(0);
+			expect(hanging.checkInRequests()).toHaveLength(2);
+		} finally {
+			await hanging.close();
+		}
+	});
+});

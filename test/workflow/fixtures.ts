@@ -1,5 +1,5 @@
 /** Builds the workflows the tests run: pinned input items (as a trigger produced them) → Vipps Check-in. */
-import type { IDataObject, INode } from 'n8n-workflow';
+import type { IDataObject, INode, INodeParameters } from 'n8n-workflow';
 
 import type { HarnessCredential, WorkflowJson, WorkflowRun } from '../../harness/runWorkflow';
 import { randomUUID } from 'node:crypto';
@@ -61,7 +61,7 @@ export function checkInWorkflow({ items, parameters = {}, options = {}, continue
 			isMember: '={{ $json.member }}',
 			options,
 			...parameters,
-		},
+		} as INodeParameters,
 		credentials: { vippsMobilePayApi: { id: CREDENTIAL_ID, name: 'Vipps simulator' } },
 		...(continueOnFail ? { onError: 'continueRegularOutput' as const } : {}),
 	};

@@ -71,16 +71,20 @@ function toTransportError(error: unknown, req: HttpRequest): HttpTransportError 
 	return new HttpTransportError(failureKind(code, req.signal), code, req.url);
 }
 
+/** The most specific error code: undici wraps socket errors, and the useful code may sit on the cause. */
 function errorCode(error: unknown): string {
-	let current: unknown = error;
-	// undici wraps socket errors; the useful code may sit on the cause.
-	for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
-		const code = (current as Error & { code?: unknown }).code;
-		if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code;
-		if (code === 'UND_ERR_SOCKET' && !(current.cause instanceof Error)) return code;
-		current = current.cause;
+	// Duck-typed, not instanceof: errors raised inside Node's own modules may come from another realm.
+	let current = error as { code?: unknown; cause?: unknown; name?: unknown } | undefined;
+	let fallback: string | undefined;
+	for (let depth = 0; depth < 3 && current && typeof current === 'object'; depth++) {
+		if (typeof current.code === 'string') {
+			if (current.code !== 'UND_ERR_SOCKET') return current.code;
+			fallback ??= current.code;
+		}
+		current = current.cause as typeof current;
 	}
-	return error instanceof Error ? error.name : 'UNKNOWN';
+	const name = (error as { name?: unknown } | undefined)?.name;
+	return fallback ?? (typeof name === 'string' ? name : 'UNKNOWN');
 }
 
 function failureKind(code: string, signal: AbortSignal | undefined): TransportFailureKind {

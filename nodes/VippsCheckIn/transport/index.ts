@@ -157,11 +157,22 @@ export interface DescribedRequest {
 	body: unknown;
 }
 
-/** The check-in id: a JSON string, `{ "id": … }`, or (from spec-generated mocks) raw text. */
-const checkInResponseSchema = z.union([
-	z.string().min(1),
-	z.object({ id: z.string().min(1) }).transform((value) => value.id),
-]);
+/** The check-in id: a JSON string or `{ "id": … }`; spec-generated mocks send it as raw text. */
+const checkInIdSchema = z.union([z.string().min(1), z.object({ id: z.string().min(1) }).transform((value) => value.id)]);
+const RAW_TEXT_ID = /^[\w-]{1,200}$/;
+
+function parseCheckInId(body: string): string | null {
+	const text = body.trim();
+	if (RAW_TEXT_ID.test(text)) return text;
+	let json: unknown;
+	try {
+		json = JSON.parse(text);
+	} catch {
+		return null;
+	}
+	const parsed = checkInIdSchema.safeParse(json);
+	return parsed.success ? parsed.data : null;
+}
 
 const qrExchangeResponseSchema = z.object({
 	msisdn: z.string().min(1),
@@ -191,9 +202,8 @@ export class VippsApiClient {
 			'the check-in',
 			true,
 		);
-		const parsed = checkInResponseSchema.safeParse(parseJsonBody(body));
 		// A 200 means Vipps took the check-in; an unreadable id is no reason to send it again.
-		return { checkInId: parsed.success ? parsed.data.trim() : null };
+		return { checkInId: parseCheckInId(body) };
 	}
 
 	async exchangeQrCode(qrCode: string, merchantSerialNumber?: string): Promise<QrExchangeResult> {

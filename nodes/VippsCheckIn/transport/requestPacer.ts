@@ -4,9 +4,11 @@
  *
  * On a 429 the whole batch slows down, not only the request that got it:
  * - everyone waits out Retry-After (the pause),
- * - the concurrency limit halves and the rate is capped just under what got through in the
- *   last second (multiplicative decrease),
- * - then both recover step by step while no further 429 arrives (additive increase).
+ * - the concurrency limit halves, and the rate is capped at 90 % of what the gateway let
+ *   through in the last second (its apparent limit),
+ * - then concurrency recovers one step per round of successes, and the rate climbs back to
+ *   95 % of the apparent limit; only after a quiet half minute does it probe above it, so a
+ *   steady gateway limit costs one pause, not one per probe.
  * A 429 from a request that started before the latest slowdown is the same burst, and is
  * not counted again.
  */
@@ -30,6 +32,10 @@ export interface PacerSlot {
 const RATE_WINDOW_MS = 1_000;
 /** After a slowdown, go a little below what got through. */
 const RATE_BACKOFF_FACTOR = 0.9;
+/** Where the rate settles between slowdowns, relative to the gateway's apparent limit. */
+const RATE_CRUISE_FACTOR = 0.95;
+/** Quiet time before probing above the apparent limit (a limit may have been raised). */
+const PROBE_AFTER_MS = 30_000;
 /** A 429 without Retry-After still pauses the batch this long. */
 const DEFAULT_PAUSE_MS = 1_000;
 
@@ -37,12 +43,13 @@ export class RequestPacer {
 	private active = 0;
 	private concurrencyLimit: number;
 	private learnedRate: number | undefined;
+	private apparentLimit = 0;
 	private pausedUntil = 0;
 	private nextStartAt = 0;
 	private slowdowns = 0;
 	private successesSinceChange = 0;
 	private rateRaisedAt = 0;
-	private readonly recentStarts: number[] = [];
+	private readonly recentSuccesses: number[] = [];
 	private readonly releaseWaiters = new Set<() => void>();
 	private readonly now: () => number;
 
@@ -88,7 +95,6 @@ export class RequestPacer {
 	}
 
 	private slot(slowdownsAtStart: number): PacerSlot {
-		this.noteStart();
 		let released = false;
 		return {
 			release: () => {
@@ -114,10 +120,10 @@ export class RequestPacer {
 		return caps.length ? Math.min(...caps) : undefined;
 	}
 
-	private noteStart(): void {
-		const now = this.now();
-		this.recentStarts.push(now);
-		while (this.recentStarts.length && this.recentStarts[0] <= now - RATE_WINDOW_MS) this.recentStarts.shift();
+	/** Successes within the last second: what the gateway let through. */
+	private noteSuccess(now: number): void {
+		this.recentSuccesses.push(now);
+		while (this.recentSuccesses[0] <= now - RATE_WINDOW_MS) this.recentSuccesses.shift();
 	}
 
 	private onThrottled(slowdownsAtStart: number, retryAfterMs: number | undefined): void {
@@ -126,26 +132,33 @@ export class RequestPacer {
 		if (slowdownsAtStart !== this.slowdowns) return;
 		this.slowdowns++;
 		this.concurrencyLimit = Math.max(1, Math.floor(this.concurrencyLimit / 2));
-		const gotThrough = this.recentStarts.filter((t) => t > now - RATE_WINDOW_MS).length;
-		this.learnedRate = Math.max(1, Math.floor(gotThrough * RATE_BACKOFF_FACTOR));
+		this.apparentLimit = Math.max(1, this.recentSuccesses.filter((t) => t > now - RATE_WINDOW_MS).length);
+		this.learnedRate = Math.max(1, Math.floor(this.apparentLimit * RATE_BACKOFF_FACTOR));
 		this.nextStartAt = this.pausedUntil;
 		this.successesSinceChange = 0;
 		this.rateRaisedAt = this.pausedUntil;
 	}
 
 	private onSuccess(): void {
+		const now = this.now();
+		this.noteSuccess(now);
 		this.successesSinceChange++;
 		if (this.concurrencyLimit < this.options.maxConcurrency && this.successesSinceChange >= this.concurrencyLimit) {
 			this.concurrencyLimit++;
 			this.successesSinceChange = 0;
 			this.wakeWaiters();
 		}
-		// Probe upwards by 5 % a second, so a lifted limit is found again.
-		const now = this.now();
 		if (this.learnedRate !== undefined && now - this.rateRaisedAt >= RATE_WINDOW_MS) {
-			this.learnedRate = Math.ceil(this.learnedRate * 1.05);
+			this.learnedRate = this.nextRate(this.learnedRate, now);
 			this.rateRaisedAt = now;
 		}
+	}
+
+	/** Once a second without a 429: back up to cruising speed quickly, then probe gently. */
+	private nextRate(rate: number, now: number): number {
+		const cruise = this.apparentLimit * RATE_CRUISE_FACTOR;
+		if (rate < cruise) return Math.min(cruise, rate * 1.25);
+		return now - this.pausedUntil >= PROBE_AFTER_MS ? rate * 1.05 : rate;
 	}
 
 	private releaseOne(): void {

@@ -1,0 +1,392 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+import {
+	AccessTokenCache,
+	type AccessTokenGrant,
+	type FetchAccessToken,
+} from '../../nodes/VippsCheckIn/transport/accessTokenCache';
+import type { VippsCredentials } from '../../nodes/VippsCheckIn/transport/vippsCredentials';
+
+const HOUR_S = 3_600;
+const DAY_S = 86_400;
+
+function credentials(overrides: Partial<VippsCredentials> = {}): VippsCredentials {
+	return {
+		environment: 'production',
+		baseUrl: 'https://api.vipps.no',
+		clientId: 'client-id-abc',
+		clientSecret: 'client-secret-SHOULD-NOT-LEAK',
+		subscriptionKey: 'subscription-key-SHOULD-NOT-LEAK',
+		merchantSerialNumber: '123456',
+		systemHeaders: {
+			'Vipps-System-Name': 'n8n',
+			'Vipps-System-Version': '1.0.0',
+			'Vipps-System-Plugin-Name': 'n8n-nodes-vipps-checkin',
+			'Vipps-System-Plugin-Version': '0.1.0',
+		},
+		...overrides,
+	};
+}
+
+interface PendingFetch {
+	credentials: VippsCredentials;
+	resolve(grant: AccessTokenGrant): void;
+	reject(error: unknown): void;
+}
+
+/** A token endpoint the test answers by hand, and a clock the test moves by hand. */
+class FakeTokenEndpoint {
+	time = 1_000_000;
+	readonly calls: PendingFetch[] = [];
+	readonly now = () => this.time;
+	readonly fetch: FetchAccessToken = (creds) =>
+		new Promise<AccessTokenGrant>((resolve, reject) => {
+			this.calls.push({ credentials: creds, resolve, reject });
+		});
+
+	get count(): number {
+		return this.calls.length;
+	}
+
+	/** Answers the latest request. */
+	answer(accessToken: string, expiresInSeconds: number): void {
+		this.latest().resolve({ accessToken, expiresInSeconds });
+	}
+
+	fail(error: unknown): void {
+		this.latest().reject(error);
+	}
+
+	advance(ms: number): void {
+		this.time += ms;
+	}
+
+	private latest(): PendingFetch {
+		const call = this.calls.at(-1);
+		if (!call) throw new Error('no token request was made');
+		return call;
+	}
+}
+
+/** Lets pending promise callbacks run (one macrotask turn). */
+const settle = () => nextTurn();
+
+/** Fetches the first token: `token-1`, with the given lifetime. */
+async function primed(
+	endpoint: FakeTokenEndpoint,
+	cache: AccessTokenCache,
+	lifetimeS: number,
+	creds = credentials(),
+): Promise<void> {
+	const first = cache.getToken(creds);
+	await settle();
+	endpoint.answer('token-1', lifetimeS);
+	await expect(first).resolves.toBe('token-1');
+}
+
+describe('AccessTokenCache', () => {
+	let endpoint: FakeTokenEndpoint;
+	let cache: AccessTokenCache;
+
+	beforeEach(() => {
+		endpoint = new FakeTokenEndpoint();
+		cache = new AccessTokenCache(endpoint.fetch, endpoint.now);
+	});
+
+	describe('sharing one token', () => {
+		it('fetches once for many sequential callers', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			for (let i = 0; i < 20; i++) {
+				endpoint.advance(60_000);
+				await expect(cache.getToken(credentials())).resolves.toBe('token-1');
+			}
+			expect(endpoint.count).toBe(1);
+		});
+
+		it('fetches once for many concurrent callers (single flight)', async () => {
+			const callers = Array.from({ length: 25 }, () => cache.getToken(credentials()));
+			await settle();
+			expect(endpoint.count).toBe(1);
+			endpoint.answer('token-1', HOUR_S);
+			await expect(Promise.all(callers)).resolves.toEqual(Array(25).fill('token-1'));
+			expect(endpoint.count).toBe(1);
+		});
+
+		it('passes the credentials to the token request', async () => {
+			const creds = credentials();
+			const pending = cache.getToken(creds);
+			await settle();
+			expect(endpoint.calls[0].credentials).toBe(creds);
+			endpoint.answer('token-1', HOUR_S);
+			await pending;
+		});
+
+		it('shares a token between equal credential objects', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			await expect(cache.getToken({ ...credentials() })).resolves.toBe('token-1');
+			expect(endpoint.count).toBe(1);
+		});
+
+		it.each<[string, Partial<VippsCredentials>]>([
+			['Merchant Serial Number', { merchantSerialNumber: '654321' }],
+			['Merchant Serial Number (none set)', { merchantSerialNumber: undefined }],
+			['base URL', { baseUrl: 'https://apitest.vipps.no' }],
+			['Client ID', { clientId: 'another-client' }],
+			['Client Secret', { clientSecret: 'rotated-secret' }],
+			['Subscription Key', { subscriptionKey: 'another-key' }],
+		])('keeps a separate token when the %s differs', async (_what, difference) => {
+			await primed(endpoint, cache, HOUR_S);
+			const other = cache.getToken(credentials(difference));
+			await settle();
+			expect(endpoint.count).toBe(2);
+			endpoint.answer('token-2', HOUR_S);
+			await expect(other).resolves.toBe('token-2');
+			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
+			await expect(cache.getToken(credentials(difference))).resolves.toBe('token-2');
+			expect(endpoint.count).toBe(2);
+		});
+
+		it('forgets every token on clear()', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			cache.clear();
+			const next = cache.getToken(credentials());
+			await settle();
+			expect(endpoint.count).toBe(2);
+			endpoint.answer('token-2', HOUR_S);
+			await expect(next).resolves.toBe('token-2');
+		});
+	});
+
+	describe('keyOf', () => {
+		it('contains no secret, no client id and no readable part of them', () => {
+			const creds = credentials();
+			const key = AccessTokenCache.keyOf(creds);
+			expect(key).toMatch(/^[0-9a-f]{64}$/);
+			for (const secret of [creds.clientSecret, creds.subscriptionKey, creds.clientId]) {
+				expect(key).not.toContain(secret);
+				expect(key).not.toContain(secret.slice(0, 8));
+			}
+		});
+
+		it('is the same for equal credentials and differs when any keyed part differs', () => {
+			const base = AccessTokenCache.keyOf(credentials());
+			expect(AccessTokenCache.keyOf(credentials())).toBe(base);
+			for (const difference of [
+				{ merchantSerialNumber: '654321' },
+				{ merchantSerialNumber: undefined },
+				{ baseUrl: 'http://127.0.0.1:8080' },
+				{ clientId: 'x' },
+				{ clientSecret: 'x' },
+				{ subscriptionKey: 'x' },
+			]) {
+				expect(AccessTokenCache.keyOf(credentials(difference))).not.toBe(base);
+			}
+		});
+
+		it('cannot be confused by values that run into each other', () => {
+			const a = AccessTokenCache.keyOf(credentials({ clientId: 'ab', clientSecret: 'cd' }));
+			const b = AccessTokenCache.keyOf(credentials({ clientId: 'a', clientSecret: 'bcd' }));
+			expect(a).not.toBe(b);
+		});
+	});
+
+	describe('renewal', () => {
+		it.each<[string, number, number, number]>([
+			// lifetime, background renewal starts at, callers wait from (ms after receipt)
+			['1 hour (MT)', HOUR_S, HOUR_S * 1000 - 180_000, HOUR_S * 1000 - 30_000],
+			['24 hours (production)', DAY_S, DAY_S * 1000 - 180_000, DAY_S * 1000 - 30_000],
+			['2 seconds (simulator)', 2, 1_800, 1_900],
+		])('for a %s token: renews in the background before expiry, blocks only near it', async (_label, lifetimeS, renewAtMs, waitFromMs) => {
+			const receivedAt = endpoint.time;
+			await primed(endpoint, cache, lifetimeS);
+
+			// Before the renewal window: the token, and no request.
+			endpoint.time = receivedAt + renewAtMs - 1;
+			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
+			await settle();
+			expect(endpoint.count).toBe(1);
+
+			// In the renewal window: still the old token, at once, while one renewal starts.
+			endpoint.time = receivedAt + renewAtMs;
+			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
+			await settle();
+			expect(endpoint.count).toBe(2);
+
+			// Further callers in the window share that renewal and still get the old token.
+			endpoint.time = receivedAt + waitFromMs - 1;
+			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
+			await settle();
+			expect(endpoint.count).toBe(2);
+
+			// Past the hard margin, callers wait for the renewal already under way.
+			endpoint.time = receivedAt + waitFromMs;
+			let settled = false;
+			const waiting = cache.getToken(credentials()).finally(() => {
+				settled = true;
+			});
+			await settle();
+			expect(settled).toBe(false);
+			expect(endpoint.count).toBe(2);
+			endpoint.answer('token-2', lifetimeS);
+			await expect(waiting).resolves.toBe('token-2');
+			expect(endpoint.count).toBe(2);
+		});
+
+		it('returns the renewed token once the background renewal is done', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			endpoint.advance(HOUR_S * 1000 - 120_000);
+			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
+			endpoint.answer('token-2', HOUR_S);
+			await settle();
+			await expect(cache.getToken(credentials())).resolves.toBe('token-2');
+			expect(endpoint.count).toBe(2);
+		});
+
+		it('makes callers wait for a new token when the old one expired with no renewal under way', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			endpoint.advance(HOUR_S * 1000 + 5_000);
+			let settled = false;
+			const waiting = cache.getToken(credentials()).finally(() => {
+				settled = true;
+			});
+			await settle();
+			expect(settled).toBe(false);
+			expect(endpoint.count).toBe(2);
+			endpoint.answer('token-2', HOUR_S);
+			await expect(waiting).resolves.toBe('token-2');
+		});
+
+		it('counts the lifetime from when the token arrived, not from when it was asked for', async () => {
+			const first = cache.getToken(credentials());
+			await settle();
+			endpoint.advance(20_000); // a slow token endpoint
+			const arrivedAt = endpoint.time;
+			endpoint.answer('token-1', 2);
+			await first;
+			endpoint.time = arrivedAt + 1_799;
+			await cache.getToken(credentials());
+			await settle();
+			expect(endpoint.count).toBe(1);
+		});
+	});
+
+	describe('failures', () => {
+		it('passes the fetch error through unchanged', async () => {
+			const failure = new Error('Vipps rejected the Client Secret');
+			const pending = cache.getToken(credentials());
+			await settle();
+			endpoint.fail(failure);
+			await expect(pending).rejects.toBe(failure);
+		});
+
+		it('rejects every concurrent caller of a failed fetch with the same error', async () => {
+			const failure = new Error('boom');
+			const callers = [1, 2, 3].map(() => cache.getToken(credentials()));
+			await settle();
+			expect(endpoint.count).toBe(1);
+			endpoint.fail(failure);
+			for (const caller of callers) await expect(caller).rejects.toBe(failure);
+		});
+
+		it('does not cache a failure: the next call fetches again', async () => {
+			const pending = cache.getToken(credentials());
+			await settle();
+			endpoint.fail(new Error('first attempt failed'));
+			await expect(pending).rejects.toThrow('first attempt failed');
+
+			const retry = cache.getToken(credentials());
+			await settle();
+			expect(endpoint.count).toBe(2);
+			endpoint.answer('token-1', HOUR_S);
+			await expect(retry).resolves.toBe('token-1');
+		});
+
+		it('keeps handing out the current token when a background renewal fails, and retries it no sooner than 3 s later', async () => {
+			const receivedAt = endpoint.time;
+			await primed(endpoint, cache, HOUR_S);
+			const windowStart = receivedAt + HOUR_S * 1000 - 180_000;
+
+			endpoint.time = windowStart;
+			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
+			await settle();
+			expect(endpoint.count).toBe(2);
+			endpoint.fail(new Error('token endpoint down'));
+			await settle();
+
+			for (const later of [0, 1_000, 2_999]) {
+				endpoint.time = windowStart + later;
+				await expect(cache.getToken(credentials())).resolves.toBe('token-1');
+				await settle();
+			}
+			expect(endpoint.count).toBe(2);
+
+			endpoint.time = windowStart + 3_000;
+			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
+			await settle();
+			expect(endpoint.count).toBe(3);
+			endpoint.answer('token-2', HOUR_S);
+			await settle();
+			await expect(cache.getToken(credentials())).resolves.toBe('token-2');
+		});
+
+		it('does not let a failed background renewal block callers once the token has expired', async () => {
+			const receivedAt = endpoint.time;
+			await primed(endpoint, cache, HOUR_S);
+			endpoint.time = receivedAt + HOUR_S * 1000 - 60_000;
+			await cache.getToken(credentials());
+			await settle();
+			endpoint.fail(new Error('down'));
+			await settle();
+
+			// Within 3 s of that failure, but past the hard margin: the caller must get a fresh fetch.
+			endpoint.time = receivedAt + HOUR_S * 1000 - 30_000;
+			const waiting = cache.getToken(credentials());
+			await settle();
+			expect(endpoint.count).toBe(3);
+			endpoint.answer('token-2', HOUR_S);
+			await expect(waiting).resolves.toBe('token-2');
+		});
+	});
+
+	describe('invalidate', () => {
+		it('drops the rejected token so the next call fetches a new one', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			cache.invalidate(credentials(), 'token-1');
+			const next = cache.getToken(credentials());
+			await settle();
+			expect(endpoint.count).toBe(2);
+			endpoint.answer('token-2', HOUR_S);
+			await expect(next).resolves.toBe('token-2');
+		});
+
+		it('keeps a newer token when a late 401 names the old one', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			cache.invalidate(credentials(), 'token-1');
+			const next = cache.getToken(credentials());
+			await settle();
+			endpoint.answer('token-2', HOUR_S);
+			await next;
+
+			cache.invalidate(credentials(), 'token-1');
+			await expect(cache.getToken(credentials())).resolves.toBe('token-2');
+			expect(endpoint.count).toBe(2);
+		});
+
+		it('leaves the tokens of other credential sets alone', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			const otherCreds = credentials({ merchantSerialNumber: '999999' });
+			const other = cache.getToken(otherCreds);
+			await settle();
+			endpoint.answer('token-1', HOUR_S); // the same token text for another set
+			await other;
+
+			cache.invalidate(otherCreds, 'token-1');
+			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
+			expect(endpoint.count).toBe(2);
+		});
+
+		it('does nothing for credentials it never saw', () => {
+			expect(() => cache.invalidate(credentials({ clientId: 'unknown' }), 'token-x')).not.toThrow();
+		});
+	});
+});

@@ -1,0 +1,338 @@
+import { HttpTransportError } from '../../nodes/VippsCheckIn/transport/httpClient';
+import type { TransportFailureKind } from '../../nodes/VippsCheckIn/transport/retryPolicy';
+import {
+	VippsError,
+	explainApiFailure,
+	explainTokenFailure,
+	explainTransportFailure,
+	parseJsonBody,
+	redactSecrets,
+	type ApiCallContext,
+} from '../../nodes/VippsCheckIn/transport/vippsErrors';
+
+const PRODUCTION = 'https://api.vipps.no';
+
+const subscriptionKeyBody = {
+	statusCode: 401,
+	message: 'Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.',
+};
+
+const unknownClientBody = {
+	error: 'unauthorized_client',
+	error_description:
+		"AADSTS700016: Application with identifier '00000000-0000-0000-0000-000000000000' was not found in the directory.",
+	trace_id: 'trace-1',
+};
+
+const wrongSecretBody = {
+	error: 'invalid_client',
+	error_description: 'AADSTS7000215: Invalid client secret provided.',
+	trace_id: 'trace-2',
+};
+
+function checkInContext(overrides: Partial<ApiCallContext> = {}): ApiCallContext {
+	return {
+		what: 'the check-in',
+		environment: 'production',
+		baseUrl: PRODUCTION,
+		attempts: 1,
+		productionOnly: true,
+		...overrides,
+	};
+}
+
+describe('explainTokenFailure', () => {
+	it('blames the Subscription Key for the gateway 401 about the subscription key', () => {
+		const error = explainTokenFailure(401, subscriptionKeyBody, PRODUCTION, 1);
+		expect(error).toBeInstanceOf(VippsError);
+		expect(error.message).toBe('Vipps rejected the Subscription Key (Ocp-Apim-Subscription-Key)');
+		expect(error.details.description).toContain("Check the credential's Subscription Key");
+		expect(error.details.httpCode).toBe('401');
+		expect(error.details.vippsResponse).toEqual(subscriptionKeyBody);
+	});
+
+	it('blames the Subscription Key for a 403 about a missing subscription key', () => {
+		const error = explainTokenFailure(
+			403,
+			{ statusCode: 403, message: 'Access denied due to missing subscription key.' },
+			PRODUCTION,
+			1,
+		);
+		expect(error.message).toContain('Subscription Key');
+		expect(error.details.httpCode).toBe('403');
+	});
+
+	it('blames the Client ID for unauthorized_client / AADSTS700016', () => {
+		const error = explainTokenFailure(401, unknownClientBody, PRODUCTION, 1);
+		expect(error.message).toBe('Vipps does not know this Client ID');
+		expect(error.details.description).toContain("Check the credential's Client ID");
+		expect(error.details.description).toContain('Test (MT)');
+	});
+
+	it('recognises AADSTS700016 even without the error code', () => {
+		const error = explainTokenFailure(400, { error_description: 'AADSTS700016: not found' }, PRODUCTION, 1);
+		expect(error.message).toContain('Client ID');
+	});
+
+	it('blames the Client Secret for invalid_client / AADSTS7000215', () => {
+		const error = explainTokenFailure(401, wrongSecretBody, PRODUCTION, 1);
+		expect(error.message).toBe('Vipps rejected the Client Secret');
+		expect(error.details.description).toContain("Check the credential's Client Secret");
+		expect(error.details.vippsResponse).toEqual(wrongSecretBody);
+	});
+
+	it('passes on the reason of a 400 and points at the MSN and system headers', () => {
+		const error = explainTokenFailure(
+			400,
+			{ error: 'invalid_request', error_description: 'Merchant-Serial-Number is not valid' },
+			PRODUCTION,
+			1,
+		);
+		expect(error.message).toBe('Vipps refused the access token request (400 Bad Request)');
+		expect(error.details.description).toContain('Merchant-Serial-Number is not valid');
+		expect(error.details.description).toContain('Merchant Serial Number');
+		expect(error.details.httpCode).toBe('400');
+	});
+
+	it('says no reason was given for a 400 without a body', () => {
+		expect(explainTokenFailure(400, undefined, PRODUCTION, 1).details.description).toContain('No reason was given.');
+	});
+
+	it('names the base URL for a 404 (wrong environment or custom URL)', () => {
+		const error = explainTokenFailure(404, undefined, 'http://127.0.0.1:9999', 1);
+		expect(error.message).toContain('http://127.0.0.1:9999');
+		expect(error.message).toContain('404');
+		expect(error.details.description).toContain('Custom Base URL');
+	});
+
+	it('reports a 429 after the retries with advice to slow down', () => {
+		const body = { statusCode: 429, message: 'Rate limit is exceeded. Try again in 2 seconds.' };
+		const error = explainTokenFailure(429, body, PRODUCTION, 6);
+		expect(error.message).toContain('429');
+		expect(error.message).toContain('6 attempts');
+		expect(error.details.description).toContain('Concurrency');
+		expect(error.details.description).toContain('Max Requests per Second');
+		expect(error.details.httpCode).toBe('429');
+	});
+
+	it.each([502, 503, 504])('reports a %i as a brief outage after the retries', (status) => {
+		const error = explainTokenFailure(status, undefined, PRODUCTION, 4);
+		expect(error.message).toContain(`HTTP ${status}`);
+		expect(error.message).toContain('4 attempts');
+		expect(error.message).toContain('unavailable');
+		expect(error.details.httpCode).toBe(String(status));
+	});
+
+	it('points at all three keys for a bare 401', () => {
+		const error = explainTokenFailure(401, undefined, PRODUCTION, 1);
+		expect(error.message).toBe('Vipps rejected the API keys (HTTP 401)');
+		for (const key of ['Client ID', 'Client Secret', 'Subscription Key']) {
+			expect(error.details.description).toContain(key);
+		}
+	});
+
+	it('reports any other status as a failure to issue a token', () => {
+		const error = explainTokenFailure(500, 'oops', PRODUCTION, 1);
+		expect(error.message).toBe('Vipps could not issue an access token (HTTP 500)');
+		expect(error.details.vippsResponse).toBe('oops');
+	});
+});
+
+describe('explainApiFailure', () => {
+	it('lists the invalidParams of an RFC 7807 400 in the description', () => {
+		const body = {
+			type: 'https://example.com/problem',
+			title: 'Bad Request',
+			detail: 'One or more validation errors occurred.',
+			instance: '/point-of-sale/v1/loyalty-check-in',
+			invalidParams: [
+				{ name: 'phoneNumber', reason: "must match '^47[0-9]{8}$'" },
+				{ name: 'isMember', reason: 'is required' },
+			],
+		};
+		const error = explainApiFailure(400, body, checkInContext());
+		expect(error.message).toBe('Vipps rejected the check-in: Bad Request');
+		expect(error.details.description.split('\n')).toEqual([
+			"phoneNumber: must match '^47[0-9]{8}$'",
+			'isMember: is required',
+			'One or more validation errors occurred.',
+		]);
+		expect(error.details.httpCode).toBe('400');
+		expect(error.details.vippsResponse).toEqual(body);
+	});
+
+	it("lists the QR API's extraDetails of a 400", () => {
+		const body = {
+			title: 'Invalid QR',
+			status: 400,
+			detail: 'BadRequest',
+			extraDetails: [{ name: 'qrCode', reason: 'The QR code is not a personal QR code' }],
+		};
+		const error = explainApiFailure(400, body, checkInContext({ what: 'the QR code exchange', productionOnly: false }));
+		expect(error.message).toBe('Vipps rejected the QR code exchange: Invalid QR');
+		expect(error.details.description).toBe('qrCode: The QR code is not a personal QR code');
+	});
+
+	it('copes with a 400 whose params lack names or reasons', () => {
+		const error = explainApiFailure(400, { invalidParams: [{}, null, { name: 'x' }] }, checkInContext());
+		expect(error.details.description.split('\n')).toEqual(['?: invalid', '?: invalid', 'x: invalid']);
+	});
+
+	it('says Vipps gave no reason for a 400 without a body', () => {
+		const error = explainApiFailure(400, undefined, checkInContext());
+		expect(error.message).toBe('Vipps rejected the check-in: Bad Request');
+		expect(error.details.description).toBe('Vipps gave no further reason.');
+	});
+
+	it('explains a 401 that a fresh token did not cure as a missing API activation or MSN mismatch', () => {
+		const error = explainApiFailure(401, undefined, checkInContext());
+		expect(error.message).toBe('Vipps refused the check-in (HTTP 401), even with a fresh access token');
+		expect(error.details.description).toContain('activate the API');
+		expect(error.details.description).toContain('Merchant Serial Number');
+	});
+
+	it('blames the Subscription Key for a gateway 401 about it', () => {
+		const error = explainApiFailure(401, subscriptionKeyBody, checkInContext());
+		expect(error.message).toContain('Subscription Key');
+	});
+
+	it('says Check-in only works in production for a 500 from the Test environment', () => {
+		const error = explainApiFailure(500, undefined, checkInContext({ environment: 'test', baseUrl: 'https://apitest.vipps.no' }));
+		expect(error.message).toContain('only works in production');
+		expect(error.details.description).toContain('Production');
+		expect(error.details.description).toContain('simulator');
+		expect(error.details.httpCode).toBe('500');
+	});
+
+	it('treats a production 500 as a server fault, not as the Test-environment rule', () => {
+		const error = explainApiFailure(500, undefined, checkInContext());
+		expect(error.message).toBe('Vipps could not process the check-in (HTTP 500)');
+		expect(error.message).not.toContain('only works in production');
+		expect(error.details.httpCode).toBe('500');
+	});
+
+	it('does not apply the production-only rule to calls that work in Test (QR exchange)', () => {
+		const error = explainApiFailure(
+			500,
+			undefined,
+			checkInContext({ what: 'the QR code exchange', environment: 'test', productionOnly: false }),
+		);
+		expect(error.message).not.toContain('only works in production');
+	});
+
+	it('advises Concurrency and Max Requests per Second after repeated 429s', () => {
+		const body = { statusCode: 429, message: 'Rate limit is exceeded. Try again in 1 seconds.' };
+		const error = explainApiFailure(429, body, checkInContext({ attempts: 6 }));
+		expect(error.message).toBe('Vipps kept throttling the check-in (429 Too Many Requests) after 6 attempts');
+		expect(error.details.description).toContain('Concurrency');
+		expect(error.details.description).toContain('Max Requests per Second');
+		expect(error.details.vippsResponse).toEqual(body);
+	});
+
+	it.each([502, 503, 504])('reports a %i as a brief outage with the attempt count', (status) => {
+		const error = explainApiFailure(status, undefined, checkInContext({ attempts: 3 }));
+		expect(error.message).toBe(`Vipps was unavailable for the check-in (HTTP ${status}) after 3 attempts`);
+	});
+
+	it('names the base URL and the endpoint for a 404, in plain words', () => {
+		const error = explainApiFailure(404, undefined, checkInContext({ baseUrl: 'http://127.0.0.1:8080' }));
+		expect(error.message).toContain('http://127.0.0.1:8080');
+		expect(error.message).toContain('check-in');
+		expect(error.message).toContain('404');
+		expect(error.message).not.toMatch(/\bno the\b/);
+	});
+});
+
+describe('explainTransportFailure', () => {
+	const failure = (kind: TransportFailureKind, code = 'X', url = `${PRODUCTION}/point-of-sale/v1/loyalty-check-in`) =>
+		new HttpTransportError(kind, code, url);
+
+	it('says a cancelled request was cancelled with the execution', () => {
+		const error = explainTransportFailure(failure('cancelled'), 'the check-in', 5_000, 1);
+		expect(error.message).toBe('the check-in was cancelled with the workflow execution');
+		expect(error.details.httpCode).toBeUndefined();
+	});
+
+	it.each<TransportFailureKind>(['timeoutBeforeResponse', 'timeoutDuringResponse'])(
+		'names the timeout for %s and says a resend is harmless',
+		(kind) => {
+			const error = explainTransportFailure(failure(kind), 'the check-in', 15_000, 1);
+			expect(error.message).toBe('Vipps did not answer the check-in within 15000 ms');
+			expect(error.details.description).toContain('Timeout');
+		},
+	);
+
+	it('says how often it tried when it tried more than once', () => {
+		const error = explainTransportFailure(failure('timeoutBeforeResponse'), 'the check-in', 15_000, 6);
+		expect(error.message).toContain('(tried 6 times)');
+	});
+
+	it('names the host for a refused connection and mentions proxy settings', () => {
+		const error = explainTransportFailure(failure('connectionRefused', 'ECONNREFUSED', 'http://127.0.0.1:8080/x'), 'the check-in', 1, 2);
+		expect(error.message).toBe('Could not connect to 127.0.0.1:8080: the connection was refused (tried 2 times)');
+		expect(error.details.description).toContain('HTTP_PROXY');
+	});
+
+	it('names the host for a reset connection', () => {
+		const error = explainTransportFailure(failure('connectionReset', 'ECONNRESET'), 'the check-in', 1, 1);
+		expect(error.message).toBe('The connection to api.vipps.no broke off during the check-in');
+	});
+
+	it('names the error code for other network failures', () => {
+		const error = explainTransportFailure(failure('network', 'ENOTFOUND'), 'the access token request', 1, 1);
+		expect(error.message).toBe('Could not reach api.vipps.no (ENOTFOUND)');
+	});
+
+	it('never shows user:password from the URL', () => {
+		const error = explainTransportFailure(
+			failure('connectionRefused', 'ECONNREFUSED', 'http://admin:hunter2@127.0.0.1:8080/x'),
+			'the check-in',
+			1,
+			1,
+		);
+		expect(error.message).not.toContain('hunter2');
+		expect(error.message).toContain('127.0.0.1:8080');
+	});
+
+	it('falls back to a generic name when the URL cannot be parsed', () => {
+		const error = explainTransportFailure(failure('network', 'EAI_AGAIN', 'not a url'), 'the check-in', 1, 1);
+		expect(error.message).toBe('Could not reach the Vipps API (EAI_AGAIN)');
+	});
+});
+
+describe('redactSecrets', () => {
+	const credentials = { clientSecret: 'cs-SECRET-1234', subscriptionKey: 'sk-KEY-5678' };
+
+	it('replaces every occurrence of the client secret and the subscription key', () => {
+		const text = 'secret=cs-SECRET-1234 key=sk-KEY-5678 again cs-SECRET-1234sk-KEY-5678';
+		expect(redactSecrets(text, credentials)).toBe(
+			'secret=[redacted] key=[redacted] again [redacted][redacted]',
+		);
+	});
+
+	it('replaces extra secrets such as the access token', () => {
+		expect(redactSecrets('Bearer eyJ.token.sig', credentials, ['eyJ.token.sig'])).toBe('Bearer [redacted]');
+	});
+
+	it('treats secrets as plain text, not as patterns', () => {
+		const tricky = { clientSecret: 'a.b*c+(d)?$', subscriptionKey: '[x]{2}|y' };
+		expect(redactSecrets('1 a.b*c+(d)?$ 2 [x]{2}|y 3 aXb', tricky)).toBe('1 [redacted] 2 [redacted] 3 aXb');
+	});
+
+	it('leaves text without secrets unchanged', () => {
+		expect(redactSecrets('nothing to hide', credentials)).toBe('nothing to hide');
+	});
+
+	it('does not mangle the text for an empty secret', () => {
+		expect(redactSecrets('abc', { clientSecret: '', subscriptionKey: '' }, [''])).toBe('abc');
+	});
+});
+
+describe('parseJsonBody', () => {
+	it('parses JSON, keeps other text, and turns an empty body into undefined', () => {
+		expect(parseJsonBody('{"a":1}')).toEqual({ a: 1 });
+		expect(parseJsonBody('"guid"')).toBe('guid');
+		expect(parseJsonBody('3fa85f64-5717-4562-b3fc-2c963f66afa6')).toBe('3fa85f64-5717-4562-b3fc-2c963f66afa6');
+		expect(parseJsonBody('')).toBeUndefined();
+	});
+});

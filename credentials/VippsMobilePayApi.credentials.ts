@@ -74,6 +74,7 @@ export class VippsMobilePayApi implements ICredentialType {
 			required: true,
 			description: 'From the same place as the Client ID. Keep it secret.',
 		},
+		// eslint-disable-next-line @n8n/community-nodes/credential-unnecessary-password -- Vipps: "Keep it secret."
 		{
 			displayName: 'Subscription Key',
 			name: 'subscriptionKey',

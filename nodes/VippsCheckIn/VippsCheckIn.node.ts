@@ -1,11 +1,54 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import {
+	NodeConnectionTypes,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
 
+import * as checkIn from './actions/checkIn/CheckIn.resource';
+import * as qrCode from './actions/qrCode/QrCode.resource';
 import { router } from './actions/router';
-import { versionDescription } from './actions/versionDescription';
 import { vippsMobilePayApiTest } from './methods/credentialTest';
 
 export class VippsCheckIn implements INodeType {
-	description: INodeTypeDescription = versionDescription;
+	description: INodeTypeDescription = {
+		displayName: 'Vipps Check-in',
+		name: 'vippsCheckIn',
+		icon: { light: 'file:vippsCheckIn.svg', dark: 'file:vippsCheckIn.dark.svg' },
+		group: ['output'],
+		version: 1,
+		subtitle: '={{ $parameter["operation"] === "send" ? "Send loyalty check-in" : "Get phone number from QR code" }}',
+		description: "Show a customer's loyalty membership in their Vipps MobilePay app (Vipps Check-in API)",
+		defaults: { name: 'Vipps Check-in' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'vippsMobilePayApi', required: true, testedBy: 'vippsMobilePayApiTest' }],
+		properties: [
+			{
+				displayName:
+					'Check-in only works in Vipps production: the test environment (MT) always answers 500. A check-in moves no money, so testing in production is safe; or use the Dry Run option.',
+				name: 'productionNotice',
+				type: 'notice',
+				default: '',
+				displayOptions: { show: { resource: ['checkIn'] } },
+			},
+			{
+				displayName: 'Resource',
+				name: 'resource',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{ name: 'Check-In', value: 'checkIn' },
+					{ name: 'Personal QR Code', value: 'qrCode' },
+				],
+				default: 'checkIn',
+			},
+			...checkIn.description,
+			...qrCode.description,
+		],
+	};
 
 	methods = { credentialTest: { vippsMobilePayApiTest } };
 

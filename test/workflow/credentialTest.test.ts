@@ -2,7 +2,7 @@
  * The credential's "Test" button: n8n calls the node's credentialTest method with the decrypted
  * credential. Called here on the built node, exactly as n8n loads it.
  */
-import type { ICredentialTestFunctions, INodeCredentialTestResult, INodeType } from 'n8n-workflow';
+import type { ICredentialTestFunctions, IDataObject, INodeCredentialTestResult, INodeType } from 'n8n-workflow';
 
 import { loadPackage } from '../../harness/runWorkflow';
 import type { VippsSimulator } from '../../simulator/VippsSimulator';
@@ -18,7 +18,7 @@ afterAll(async () => {
 	await simulator.close();
 });
 
-async function pressTest(overrides: Record<string, unknown>): Promise<INodeCredentialTestResult> {
+async function pressTest(overrides: IDataObject): Promise<INodeCredentialTestResult> {
 	const node = loadPackage().nodeTypes.get('n8n-nodes-vipps-checkin.vippsCheckIn') as INodeType;
 	const credentialTest = node.methods!.credentialTest!.vippsMobilePayApiTest;
 	const { data } = simulatorCredential(simulator, overrides);

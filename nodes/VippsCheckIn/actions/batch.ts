@@ -46,12 +46,11 @@ export async function getVippsCredentials(this: IExecuteFunctions): Promise<Vipp
 	try {
 		return parseVippsCredentials(data);
 	} catch (error) {
-		if (error instanceof InvalidCredentialsError) {
-			throw new NodeOperationError(this.getNode(), error.message, {
-				description: 'Open the Vipps MobilePay API credential and correct the fields named above.',
-			});
-		}
-		throw error;
+		const invalid = error instanceof InvalidCredentialsError;
+		throw new NodeOperationError(this.getNode(), error as Error, {
+			message: (error as Error).message,
+			description: invalid ? 'Open the Vipps MobilePay API credential and correct the fields named above.' : undefined,
+		});
 	}
 }
 

@@ -13,8 +13,8 @@ export async function vippsMobilePayApiTest(
 	try {
 		credentials = parseVippsCredentials(credential.data ?? {});
 	} catch (error) {
-		if (error instanceof InvalidCredentialsError) return { status: 'Error', message: error.message };
-		throw error;
+		// parseVippsCredentials names fields, never secret values.
+		return { status: 'Error', message: (error as InvalidCredentialsError).message };
 	}
 	try {
 		const grant = await requestAccessToken(credentials);

@@ -19,9 +19,12 @@ import {
 	redactSecrets,
 } from './vippsErrors';
 
-export const ACCESS_TOKEN_PATH = '/accesstoken/get';
-export const LOYALTY_CHECK_IN_PATH = '/point-of-sale/v1/loyalty-check-in';
-export const QR_EXCHANGE_PATH = '/qr/v1/exchange';
+export const VIPPS_PATHS = {
+	// eslint-disable-next-line @n8n/community-nodes/no-hardcoded-secrets -- a URL path, not a secret
+	accessToken: '/accesstoken/get',
+	loyaltyCheckIn: '/point-of-sale/v1/loyalty-check-in',
+	qrExchange: '/qr/v1/exchange',
+} as const;
 
 /** The token request is shared by many callers, so it has its own fixed timeout. */
 const TOKEN_REQUEST_TIMEOUT_MS = 30_000;
@@ -36,7 +39,7 @@ const accessTokenResponseSchema = z.object({
 
 /** POST /accesstoken/get, uncached: the cache below and the credential test call it. */
 export async function requestAccessToken(credentials: VippsCredentials): Promise<AccessTokenGrant> {
-	const url = credentials.baseUrl + ACCESS_TOKEN_PATH;
+	const url = credentials.baseUrl + VIPPS_PATHS.accessToken;
 	const headers = {
 		client_id: credentials.clientId,
 		client_secret: credentials.clientSecret,
@@ -121,8 +124,8 @@ async function attemptOnce(req: RetryRequest): Promise<AttemptResult> {
 		else if (response.status < 400) slot?.succeeded();
 		return { response, retryAfterMs };
 	} catch (error) {
-		if (error instanceof HttpTransportError) return { failure: error };
-		throw error;
+		// sendHttpRequest rejects with nothing else.
+		return { failure: error as HttpTransportError };
 	} finally {
 		slot?.release();
 	}
@@ -196,7 +199,7 @@ export class VippsApiClient {
 
 	async sendLoyaltyCheckIn(checkIn: LoyaltyCheckIn): Promise<{ checkInId: string | null }> {
 		const body = await this.call(
-			LOYALTY_CHECK_IN_PATH,
+			VIPPS_PATHS.loyaltyCheckIn,
 			{ phoneNumber: checkIn.phoneNumber, isMember: checkIn.isMember },
 			checkIn.merchantSerialNumber,
 			'the check-in',
@@ -208,7 +211,7 @@ export class VippsApiClient {
 
 	async exchangeQrCode(qrCode: string, merchantSerialNumber?: string): Promise<QrExchangeResult> {
 		const body = await this.call(
-			QR_EXCHANGE_PATH,
+			VIPPS_PATHS.qrExchange,
 			{ qrCode, requestedData: ['MSISDN'] },
 			merchantSerialNumber,
 			'the QR code exchange',
@@ -233,7 +236,7 @@ export class VippsApiClient {
 		const msn = this.merchantSerialNumberFor(checkIn.merchantSerialNumber) ?? undefined;
 		return {
 			method: 'POST',
-			url: this.credentials.baseUrl + LOYALTY_CHECK_IN_PATH,
+			url: this.credentials.baseUrl + VIPPS_PATHS.loyaltyCheckIn,
 			headers: {
 				Authorization: `Bearer ${REDACTED}`,
 				'Content-Type': 'application/json',

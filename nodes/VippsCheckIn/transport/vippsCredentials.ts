@@ -163,7 +163,8 @@ let detectedN8nVersion: string | undefined;
 
 /**
  * A node cannot ask n8n for its version, so look for the package.json of the `n8n` package
- * that started this process; outside n8n (tests, the demo) fall back to n8n-workflow's version.
+ * that started this process. Outside n8n (tests, the demo) the n8n-workflow library this
+ * package was built against stands in.
  */
 export function runningN8nVersion(): string {
 	detectedN8nVersion ??= findN8nVersion().slice(0, SYSTEM_HEADER_MAX_LENGTH);
@@ -171,18 +172,17 @@ export function runningN8nVersion(): string {
 }
 
 function findN8nVersion(): string {
-	let dir = require.main?.filename ? dirname(require.main.filename) : undefined;
-	while (dir && dirname(dir) !== dir) {
-		const manifest = join(dir, 'package.json');
-		if (existsSync(manifest)) {
-			const { name, version } = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string; version?: string };
-			if (name === 'n8n' && version) return version;
-		}
-		dir = dirname(dir);
+	const startedBy = require.main?.filename;
+	const fromN8n = startedBy ? findManifestUpwards(dirname(startedBy), 'package.json', 'n8n') : undefined;
+	return fromN8n ?? findManifestUpwards(__dirname, join('node_modules', 'n8n-workflow', 'package.json'), 'n8n-workflow') ?? 'unknown';
+}
+
+function findManifestUpwards(from: string, relativePath: string, packageName: string): string | undefined {
+	for (let dir = from; dirname(dir) !== dir; dir = dirname(dir)) {
+		const manifest = join(dir, relativePath);
+		if (!existsSync(manifest)) continue;
+		const { name, version } = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string; version?: string };
+		if (name === packageName && version) return version;
 	}
-	try {
-		return (require('n8n-workflow/package.json') as { version: string }).version;
-	} catch {
-		return 'unknown';
-	}
+	return undefined;
 }

@@ -16,7 +16,7 @@ export const description: INodeProperties[] = [
 				name: 'Send Loyalty Check-In',
 				value: 'send',
 				description: "Show the customer's loyalty membership in their Vipps app",
-				action: 'Send a loyalty check-in',
+				action: 'Send a loyalty check in',
 			},
 		],
 		default: 'send',

@@ -31,7 +31,7 @@ export function describeShape(value: unknown): string {
 		return `the text "${shown}" (${digits} digit${digits === 1 ? '' : 's'}${other})`;
 	}
 	if (Array.isArray(value)) return `a list of ${value.length} value${value.length === 1 ? '' : 's'}`;
-	return `a ${typeof value}`;
+	return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 /**

@@ -102,6 +102,10 @@ function failureKind(code: string, signal: AbortSignal | undefined): TransportFa
 		case 'UND_ERR_SOCKET':
 		case 'UND_ERR_CLOSED':
 			return 'connectionReset';
+		case 'UND_ERR_INVALID_ARG':
+		case 'UND_ERR_NOT_SUPPORTED':
+		case 'ERR_INVALID_URL':
+			return 'invalidRequest';
 		default:
 			return 'network';
 	}

@@ -89,6 +89,11 @@ export class RequestPacer {
 					this.releaseOne();
 					throw error;
 				}
+				// A 429 may have paused the batch while this caller waited for its turn.
+				if (this.now() < this.pausedUntil) {
+					this.releaseOne();
+					continue;
+				}
 			}
 			return this.slot(this.slowdowns);
 		}

@@ -33,6 +33,8 @@ export type TransportFailureKind =
 	| 'timeoutBeforeResponse'
 	| 'timeoutDuringResponse'
 	| 'network'
+	/** The client refused to send it (e.g. an invalid header value): sending again cannot help. */
+	| 'invalidRequest'
 	| 'cancelled';
 
 export type AttemptOutcome =
@@ -43,7 +45,7 @@ export type RetryDecision = { retry: false } | { retry: true; delayMs: number };
 
 export function isRetryable(outcome: AttemptOutcome): boolean {
 	if (outcome.type === 'status') return RETRYABLE_STATUS.has(outcome.status);
-	return outcome.kind !== 'cancelled';
+	return outcome.kind !== 'cancelled' && outcome.kind !== 'invalidRequest';
 }
 
 /** Full-jitter exponential backoff: a random delay up to base × 2^(attempt-1), capped. */
@@ -75,6 +77,8 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
 	const text = Array.isArray(value) ? value[0] : value;
 	if (!text) return undefined;
 	if (/^\s*\d+\s*$/.test(text)) return Number(text) * 1000;
+	// Only a real HTTP date ("Wed, 21 Oct 2015 07:28:00 GMT"): Date.parse also reads "1.5" as a year-2001 date.
+	if (!/GMT\s*$/.test(text)) return undefined;
 	const date = Date.parse(text);
 	return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

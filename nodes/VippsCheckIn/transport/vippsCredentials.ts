@@ -49,14 +49,22 @@ export class InvalidCredentialsError extends Error {
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+/** Vipps's header values are ASCII; anything else is a paste slip, and undici refuses most of it. */
+const NON_ASCII = /[^\u0000-\u007f]/;
 
-const headerValue = (label: string) =>
+/** Trimmed text with no control character: CR/LF must never reach a header. */
+const singleLineText = (label: string) =>
 	z
 		.string({ required_error: `${label} is missing`, invalid_type_error: `${label} must be text` })
 		.transform((value) => value.trim())
 		.refine((value) => !CONTROL_CHARACTERS.test(value), {
 			message: `${label} contains a line break or another control character (often a copy-paste slip)`,
 		});
+
+const headerValue = (label: string) =>
+	singleLineText(label).refine((value) => !NON_ASCII.test(value), {
+		message: `${label} contains an invisible or non-ASCII character, such as a zero-width space (often a copy-paste slip)`,
+	});
 
 const requiredHeaderValue = (label: string) =>
 	headerValue(label).refine((value) => value !== '', { message: `${label} is empty` });
@@ -89,10 +97,11 @@ const credentialSchema = z
 		clientId: requiredHeaderValue('Client ID'),
 		clientSecret: requiredHeaderValue('Client Secret'),
 		subscriptionKey: requiredHeaderValue('Subscription Key (Ocp-Apim-Subscription-Key)'),
-		merchantSerialNumber: headerValue('Merchant Serial Number')
+		// Digits only, which also rules out any other character a header could not carry.
+		merchantSerialNumber: singleLineText('Merchant Serial Number')
 			.optional()
 			.superRefine((value, ctx) => {
-				const problem = value ? merchantSerialNumberProblem(value) : undefined;
+				const problem = value && !CONTROL_CHARACTERS.test(value) ? merchantSerialNumberProblem(value) : undefined;
 				if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `Merchant Serial Number ${problem}` });
 			}),
 		systemName: systemHeaderValue('System Name', 'n8n').optional(),

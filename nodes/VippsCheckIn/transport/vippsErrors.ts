@@ -76,7 +76,7 @@ function unavailableError(what: string, status: number, body: unknown, attempts:
 }
 
 function notFoundError(what: string, baseUrl: string, status: number): VippsError {
-	return new VippsError(`${baseUrl} has no ${what} endpoint (HTTP ${status})`, {
+	return new VippsError(`Nothing at ${baseUrl} answers ${what} (HTTP ${status})`, {
 		description:
 			"Check the credential's Environment; with Custom Base URL, give the address of a Vipps API (or of the local simulator) without a path.",
 		httpCode: String(status),
@@ -103,7 +103,7 @@ export function explainTokenFailure(status: number, body: unknown, baseUrl: stri
 		});
 	}
 	if (status === 429 || status >= 502) return unavailableError('the access token request', status, body, attempts);
-	if (status === 404) return notFoundError('access token', baseUrl, status);
+	if (status === 404) return notFoundError('the access token request', baseUrl, status);
 	if (status === 400) {
 		return new VippsError('Vipps refused the access token request (400 Bad Request)', {
 			description: `${field(body, 'error_description') ?? field(body, 'detail') ?? field(body, 'message') ?? 'No reason was given.'} Check the Merchant Serial Number and the Vipps-System-* values in the credential.`,
@@ -228,7 +228,9 @@ function safeHost(url: string): string {
 /** Replaces every occurrence of the credential's secrets, wherever a text came from. */
 export function redactSecrets(text: string, credentials: Pick<VippsCredentials, 'clientSecret' | 'subscriptionKey'>, extra: string[] = []): string {
 	let result = text;
-	for (const secret of [credentials.clientSecret, credentials.subscriptionKey, ...extra]) {
+	// Longest first, so a secret that contains another is replaced whole.
+	const secrets = [credentials.clientSecret, credentials.subscriptionKey, ...extra].sort((a, b) => b.length - a.length);
+	for (const secret of secrets) {
 		if (secret && secret.length >= 4) result = result.split(secret).join('[redacted]');
 	}
 	return result;

@@ -1,0 +1,495 @@
+/**
+ * The example workflows in examples/ as a no-code builder imports them: each file is loaded as
+ * it is on disk, its credential placeholder swapped for a simulator credential (what the builder
+ * does after import), the trigger pinned with the items that trigger really emits, and the whole
+ * workflow run through n8n's engine against the local Vipps simulator.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import {
+	NodeHelpers,
+	type IDataObject,
+	type INode,
+	type INodeExecutionData,
+	type INodeParameters,
+	type INodeType,
+	type INodeTypeDescription,
+	type IVersionedNodeType,
+} from 'n8n-workflow';
+
+import { REPOSITORY_ROOT, loadPackage, runWorkflow, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
+import type { VippsSimulator } from '../../simulator/VippsSimulator';
+import { VIPPS_NODE_TYPE, simulatorCredential, startSimulator } from '../workflow/fixtures';
+
+/*
+ * n8n's Form Trigger loads sanitize-html, whose parser (htmlparser2 12) is ESM-only. Plain Node
+ * 20.19+ can require() it, Jest's module runtime cannot (before Node 24.9). The form code these
+ * tests use never sanitizes anything (that happens when the form page is rendered), so the module
+ * is replaced by a stub that fails the test loudly should anything call it after all.
+ */
+jest.mock('sanitize-html', () =>
+	Object.assign(
+		() => {
+			throw new Error('sanitize-html was called, but it is stubbed in test/examples (see the note there)');
+		},
+		{ defaults: { allowedTags: [], allowedAttributes: {} }, simpleTransform: () => () => ({}) },
+	),
+);
+
+const EXAMPLES_DIR = join(REPOSITORY_ROOT, 'examples');
+const EXAMPLE_FILES = [
+	'form-check-in.json',
+	'crm-contact-updated.json',
+	'scheduled-bulk-check-in.json',
+	'qr-code-to-check-in.json',
+	'dry-run.json',
+];
+const PLACEHOLDER_CREDENTIAL = { vippsMobilePayApi: { id: 'REPLACE_ME', name: 'Vipps MobilePay API' } };
+
+/** The n8n base nodes the examples may use (the ones the harness can run), by file in n8n-nodes-base. */
+const BASE_NODE_FILES: Record<string, string> = {
+	'n8n-nodes-base.manualTrigger': 'ManualTrigger/ManualTrigger.node.js',
+	'n8n-nodes-base.set': 'Set/Set.node.js',
+	'n8n-nodes-base.if': 'If/If.node.js',
+	'n8n-nodes-base.noOp': 'NoOp/NoOp.node.js',
+	'n8n-nodes-base.splitOut': 'Transform/SplitOut/SplitOut.node.js',
+	'n8n-nodes-base.summarize': 'Transform/Summarize/Summarize.node.js',
+	'n8n-nodes-base.webhook': 'Webhook/Webhook.node.js',
+	'n8n-nodes-base.formTrigger': 'Form/FormTrigger.node.js',
+	'n8n-nodes-base.scheduleTrigger': 'Schedule/ScheduleTrigger.node.js',
+	'n8n-nodes-base.stickyNote': 'StickyNote/StickyNote.node.js',
+};
+const TRIGGER_TYPES = [
+	'n8n-nodes-base.manualTrigger',
+	'n8n-nodes-base.webhook',
+	'n8n-nodes-base.formTrigger',
+	'n8n-nodes-base.scheduleTrigger',
+];
+const STICKY_NOTE = 'n8n-nodes-base.stickyNote';
+const CHECK_IN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function loadExample(file: string): WorkflowJson {
+	return JSON.parse(readFileSync(join(EXAMPLES_DIR, file), 'utf8')) as WorkflowJson;
+}
+
+function nodeNamed(workflow: WorkflowJson, name: string): INode {
+	const node = workflow.nodes.find((n) => n.name === name);
+	if (!node) throw new Error(`No node "${name}" in ${workflow.name}`);
+	return node;
+}
+
+function triggerOf(workflow: WorkflowJson): INode {
+	const triggers = workflow.nodes.filter((n) => TRIGGER_TYPES.includes(n.type));
+	expect(triggers).toHaveLength(1);
+	return triggers[0];
+}
+
+/** What the builder does after import: picks their own credential in every Vipps node. */
+function withCredential(workflow: WorkflowJson, simulator: VippsSimulator) {
+	const credential = simulatorCredential(simulator);
+	const nodes = workflow.nodes.map((node) =>
+		node.credentials?.vippsMobilePayApi
+			? { ...node, credentials: { vippsMobilePayApi: { id: credential.id, name: credential.name } } }
+			: node,
+	);
+	return { workflow: { ...workflow, nodes }, credentials: [credential] };
+}
+
+/** Runs an example as its trigger would start it, with `triggerItems` pinned as the trigger's output. */
+async function runExample(
+	file: string,
+	simulator: VippsSimulator,
+	triggerItems: (workflow: WorkflowJson, trigger: INode) => INodeExecutionData[] | Promise<INodeExecutionData[]>,
+): Promise<WorkflowRun> {
+	const example = loadExample(file);
+	const trigger = triggerOf(example);
+	const { workflow, credentials } = withCredential(example, simulator);
+	const pinned = { ...workflow, pinData: { [trigger.name]: await triggerItems(example, trigger) } };
+	return await runWorkflow(pinned, { credentials, startNode: trigger.name });
+}
+
+const jsonOf = (items: INodeExecutionData[]) => items.map((item) => item.json);
+const checkInBodies = (simulator: VippsSimulator) => simulator.checkInRequests().map((request) => request.body);
+
+// ---------------------------------------------------------------------------------------------
+// Trigger output, in the shapes n8n's own trigger nodes produce.
+
+/**
+ * A Form Trigger submission, built by n8n's own form code (prepareFormReturnItem) from the
+ * multipart body the form page posts: `field-<index>` per field, and for checkboxes the JSON list
+ * of the labels the customer ticked — exactly what the browser form sends.
+ */
+async function formSubmission(formNode: INode, answers: { phone: string; ticked: string[] }): Promise<INodeExecutionData> {
+	const { prepareFormReturnItem } = require('n8n-nodes-base/dist/nodes/Form/utils/utils') as {
+		prepareFormReturnItem: (context: unknown, fields: IDataObject[], mode: string, useWorkflowTimezone: boolean) => Promise<INodeExecutionData>;
+	};
+	// As n8n's engine does when it loads a workflow: fill in every parameter's default (e.g. fieldType "text").
+	const node = { ...formNode, parameters: withDefaults(formNode) };
+	const fields = (node.parameters.formFields as { values: IDataObject[] }).values;
+	const body: Record<string, string> = {};
+	fields.forEach((field, index) => {
+		if (field.fieldName === 'phone' && field.fieldType === 'text') body[`field-${index}`] = answers.phone;
+		else if (field.fieldType === 'checkbox') body[`field-${index}`] = JSON.stringify(answers.ticked);
+		else throw new Error(`The test does not know how to fill in the form field ${JSON.stringify(field)}`);
+	});
+	const context = {
+		getRequestObject: () => ({ contentType: 'multipart/form-data', query: {} }),
+		getBodyData: () => ({ data: body, files: {} }),
+		getWorkflowSettings: () => ({}),
+		getNode: () => node,
+		getTimezone: () => 'Europe/Oslo',
+		getNodeParameter: (name: string, fallback: unknown) =>
+			name.split('.').reduce<unknown>((value, key) => (value as IDataObject | undefined)?.[key], node.parameters) ?? fallback,
+	};
+	// Form Trigger v2.1+ uses the workflow's timezone by default; a test-URL submission has formMode "test".
+	return await prepareFormReturnItem(context, fields, 'test', true);
+}
+
+/** What the Webhook node (v2) emits for a JSON POST: headers, params, query, body, webhookUrl, executionMode. */
+function webhookCall(webhookNode: INode, body: IDataObject, headers: IDataObject): INodeExecutionData {
+	return {
+		json: {
+			headers: {
+				host: 'n8n.example.no',
+				'content-type': 'application/json',
+				'content-length': String(JSON.stringify(body).length),
+				...headers,
+			},
+			params: {},
+			query: {},
+			body,
+			webhookUrl: `https://n8n.example.no/webhook-test/${webhookNode.parameters.path as string}`,
+			executionMode: 'test',
+		},
+	};
+}
+
+/** A contact as HubSpot's workflow action "Send a webhook" posts it: each property as `{ value }`. */
+function hubSpotContact(properties: Record<string, string>): IDataObject {
+	return {
+		objectId: 51,
+		objectType: 'CONTACT',
+		portalId: 62515,
+		properties: Object.fromEntries(
+			Object.entries(properties).map(([name, value]) => [name, { value, timestamp: 1772442000000, source: 'CRM_UI' }]),
+		),
+	};
+}
+
+const HUBSPOT_HEADERS = { 'user-agent': 'HubSpot Connect 2.0 (http://dev.hubspot.com/) - WebhooksExecutorDaemon-executor' };
+
+/** The Schedule Trigger's item for a run at 09:00 on Monday 2 March 2026 in Oslo. */
+const SCHEDULED_RUN: INodeExecutionData = {
+	json: {
+		timestamp: '2026-03-02T09:00:00.004+01:00',
+		'Readable date': 'March 2nd 2026, 9:00:00 am',
+		'Readable time': '9:00:00 am',
+		'Day of week': 'Monday',
+		Year: '2026',
+		Month: 'March',
+		'Day of month': '02',
+		Hour: '09',
+		Minute: '00',
+		Second: '00',
+		Timezone: 'Europe/Oslo (UTC+01:00)',
+	},
+};
+
+// ---------------------------------------------------------------------------------------------
+
+describe('running the examples', () => {
+	let simulator: VippsSimulator;
+
+	beforeEach(async () => {
+		simulator = await startSimulator();
+	});
+
+	afterEach(async () => {
+		await simulator.close();
+	});
+
+	describe('form-check-in.json', () => {
+		it('checks in a customer who ticked the member box, with the number as typed in the form', async () => {
+			const run = await runExample('form-check-in.json', simulator, async (_, form) => [
+				await formSubmission(form, { phone: ' +47 912 34 567 ', ticked: ['I am a loyalty member'] }),
+			]);
+
+			expect(run.error).toBeUndefined();
+			expect(run.itemsOf('On form submission')[0].json).toMatchObject({ phone: '+47 912 34 567', loyaltyMember: ['I am a loyalty member'], formMode: 'test' });
+			expect(jsonOf(run.itemsOf('Vipps Check-in'))).toEqual([
+				{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
+			]);
+			expect(checkInBodies(simulator)).toEqual([{ phoneNumber: '4791234567', isMember: true }]);
+		});
+
+		it('sends isMember false when the box is left unticked', async () => {
+			const run = await runExample('form-check-in.json', simulator, async (_, form) => [
+				await formSubmission(form, { phone: '98765432', ticked: [] }),
+			]);
+
+			expect(run.error).toBeUndefined();
+			expect(run.itemsOf('Vipps Check-in')[0].json).toMatchObject({ phoneNumber: '4798765432', isMember: false });
+			expect(checkInBodies(simulator)).toEqual([{ phoneNumber: '4798765432', isMember: false }]);
+		});
+	});
+
+	describe('crm-contact-updated.json', () => {
+		it('routes a loyalty member to Vipps Check-in', async () => {
+			const run = await runExample('crm-contact-updated.json', simulator, (_, webhook) => [
+				webhookCall(webhook, hubSpotContact({ firstname: 'Kari', mobilephone: '+47 912 34 567', loyalty_member: 'true' }), HUBSPOT_HEADERS),
+			]);
+
+			expect(run.error).toBeUndefined();
+			expect(run.itemsOf('Is loyalty member?', 0)).toHaveLength(1);
+			expect(run.itemsOf('Is loyalty member?', 1)).toHaveLength(0);
+			expect(run.itemsOf('Not a member')).toHaveLength(0);
+			expect(jsonOf(run.itemsOf('Vipps Check-in'))).toEqual([
+				{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
+			]);
+			expect(checkInBodies(simulator)).toEqual([{ phoneNumber: '4791234567', isMember: true }]);
+		});
+
+		it.each([
+			['"false"', { loyalty_member: 'false' }],
+			['no loyalty_member property at all', {}],
+		])('sends nothing to Vipps for a non-member (%s) and routes the contact to "Not a member"', async (_label, membership) => {
+			const run = await runExample('crm-contact-updated.json', simulator, (_, webhook) => [
+				webhookCall(webhook, hubSpotContact({ firstname: 'Ola', mobilephone: '98765432', ...membership }), HUBSPOT_HEADERS),
+			]);
+
+			expect(run.error).toBeUndefined();
+			expect(run.itemsOf('Is loyalty member?', 0)).toHaveLength(0);
+			expect(run.itemsOf('Not a member')).toHaveLength(1);
+			expect(run.itemsOf('Not a member')[0].json.body).toMatchObject({ objectId: 51 });
+			expect(run.run.data.resultData.runData['Vipps Check-in']).toBeUndefined();
+			expect(simulator.requests).toHaveLength(0);
+		});
+	});
+
+	describe('scheduled-bulk-check-in.json', () => {
+		it('sends the valid numbers, turns the invalid ones into error items, and summarises sent vs failed', async () => {
+			const run = await runExample('scheduled-bulk-check-in.json', simulator, () => [SCHEDULED_RUN]);
+
+			expect(run.error).toBeUndefined();
+			const customers = jsonOf(run.itemsOf('One item per customer'));
+			expect(customers.map((c) => c.name)).toEqual([
+				'Kari Nordmann',
+				'Ola Hansen',
+				'Per Olsen',
+				'Anna Berg',
+				'Lars Svensson',
+				'Test Testesen',
+				'Nina Dahl',
+			]);
+
+			const results = run.itemsOf('Vipps Check-in');
+			expect(results.map((item) => item.pairedItem)).toEqual(customers.map((_, item) => ({ item })));
+			const sent = jsonOf(results.slice(0, 4));
+			expect(sent).toEqual([
+				{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
+				{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4798765432', isMember: true, merchantSerialNumber: '123456' },
+				{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4740000000', isMember: true, merchantSerialNumber: '123456' },
+				{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4741234567', isMember: false, merchantSerialNumber: '123456' },
+			]);
+			const failed = jsonOf(results.slice(4));
+			expect(failed.map((item) => Object.keys(item).sort())).toEqual([
+				['description', 'error'],
+				['description', 'error'],
+				['description', 'error'],
+			]);
+			expect(failed[0].error).toMatch(/^Phone Number: .*Norwegian.*\+47/);
+			expect(failed[1].error).toMatch(/^Phone Number: .*"ring meg".*letters/);
+			expect(failed[2].error).toMatch(/^Phone Number: .*"9123"/);
+
+			expect(
+				checkInBodies(simulator).sort((a, b) => String((a as IDataObject).phoneNumber).localeCompare(String((b as IDataObject).phoneNumber))),
+			).toEqual([
+				{ phoneNumber: '4740000000', isMember: true },
+				{ phoneNumber: '4741234567', isMember: false },
+				{ phoneNumber: '4791234567', isMember: true },
+				{ phoneNumber: '4798765432', isMember: true },
+			]);
+			expect(simulator.tokenRequests()).toHaveLength(1);
+
+			expect(jsonOf(run.itemsOf('Sent vs failed'))).toEqual([
+				{ count_checkInId: 4, count_error: 3, appended_error: failed.map((item) => item.error) },
+			]);
+		});
+	});
+
+	describe('qr-code-to-check-in.json', () => {
+		const SCANNED = 'https://qr.vipps.no/p/5ZcG8qkwbG0xU1Sd';
+
+		it('exchanges the scanned code for a phone number and checks that number in', async () => {
+			simulator.registerPersonalQrCode(SCANNED, '4748123456');
+			const run = await runExample('qr-code-to-check-in.json', simulator, (_, webhook) => [
+				webhookCall(webhook, { qrCode: SCANNED }, { 'user-agent': 'till-scanner/1.0' }),
+			]);
+
+			expect(run.error).toBeUndefined();
+			expect(jsonOf(run.itemsOf('Get phone number from QR code'))).toEqual([
+				{ phoneNumber: '4748123456', qrCodeVersion: '2.0', qrCodeCreatedAt: expect.any(String), merchantSerialNumber: '123456' },
+			]);
+			expect(simulator.qrExchangeRequests().map((request) => (request.body as IDataObject).qrCode)).toEqual([SCANNED]);
+			expect(checkInBodies(simulator)).toEqual([{ phoneNumber: '4748123456', isMember: true }]);
+			expect(jsonOf(run.itemsOf('Send check-in'))).toEqual([
+				{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4748123456', isMember: true, merchantSerialNumber: '123456' },
+			]);
+		});
+
+		it('stops at the exchange and checks nobody in when Vipps does not know the code', async () => {
+			const run = await runExample('qr-code-to-check-in.json', simulator, (_, webhook) => [
+				webhookCall(webhook, { qrCode: 'not a personal QR code' }, { 'user-agent': 'till-scanner/1.0' }),
+			]);
+
+			expect(run.error).toBeDefined();
+			expect((run.error as unknown as { node?: { name: string } }).node?.name).toBe('Get phone number from QR code');
+			expect(simulator.qrExchangeRequests()).toHaveLength(1);
+			expect(simulator.checkInRequests()).toHaveLength(0);
+			expect(run.run.data.resultData.runData['Send check-in']).toBeUndefined();
+		});
+	});
+
+	describe('dry-run.json', () => {
+		it('shows what would be sent for every row and sends nothing, not even a token request', async () => {
+			const run = await runExample('dry-run.json', simulator, () => [{ json: {} }]);
+
+			expect(run.error).toBeUndefined();
+			const rows = jsonOf(run.itemsOf('Vipps Check-in (dry run)'));
+			expect(rows).toHaveLength(4);
+			expect(rows.slice(0, 3).map((row) => ({ dryRun: row.dryRun, phoneNumber: row.phoneNumber, isMember: row.isMember }))).toEqual([
+				{ dryRun: true, phoneNumber: '4791234567', isMember: true },
+				{ dryRun: true, phoneNumber: '4798765432', isMember: false },
+				{ dryRun: true, phoneNumber: '4740000000', isMember: true },
+			]);
+			expect(rows[0].request).toMatchObject({
+				method: 'POST',
+				url: `${simulator.baseUrl}/point-of-sale/v1/loyalty-check-in`,
+				body: { phoneNumber: '4791234567', isMember: true },
+			});
+			expect(rows[3].error).toMatch(/^Phone Number: .*Norwegian/);
+			expect(JSON.stringify(rows)).not.toContain(simulator.keys.subscriptionKey);
+			expect(simulator.requests).toHaveLength(0);
+		});
+	});
+});
+
+// ---------------------------------------------------------------------------------------------
+
+function baseNodeType(type: string): INodeType | IVersionedNodeType {
+	const exported = require(`n8n-nodes-base/dist/nodes/${BASE_NODE_FILES[type]}`) as Record<string, new () => INodeType | IVersionedNodeType>;
+	return new (Object.values(exported)[0])();
+}
+
+/** A base node's parameters with every default filled in, as n8n's Workflow class prepares them. */
+function withDefaults(node: INode): INodeParameters {
+	const description = NodeHelpers.getVersionedNodeType(baseNodeType(node.type), node.typeVersion).description;
+	return NodeHelpers.getNodeParameters(description.properties, node.parameters, true, false, node, description) ?? {};
+}
+
+/** The version n8n's editor gives a node it newly places: defaultVersion, else the newest listed. */
+function editorDefaultVersion(nodeType: INodeType | IVersionedNodeType): number {
+	const description = nodeType.description as Partial<INodeTypeDescription> & { defaultVersion?: number };
+	return description.defaultVersion ?? Math.max(...([] as number[]).concat(description.version ?? 1));
+}
+
+describe('the example files', () => {
+	const ours = loadPackage().nodeTypes.get(VIPPS_NODE_TYPE)!;
+
+	it('are exactly the five documented examples', () => {
+		expect(readdirSync(EXAMPLES_DIR).filter((file) => file.endsWith('.json')).sort()).toEqual([...EXAMPLE_FILES].sort());
+	});
+
+	describe.each(EXAMPLE_FILES)('%s', (file) => {
+		const text = readFileSync(join(EXAMPLES_DIR, file), 'utf8');
+		const workflow = JSON.parse(text) as WorkflowJson & { settings: IDataObject };
+		const working = workflow.nodes.filter((node) => node.type !== STICKY_NOTE);
+		const notes = workflow.nodes.filter((node) => node.type === STICKY_NOTE);
+
+		it('is a named n8n workflow export with v1 execution order', () => {
+			expect(workflow.name).toEqual(expect.stringMatching(/^Vipps Check-in .{10,}/));
+			expect(workflow.settings).toEqual({ executionOrder: 'v1' });
+			expect(new Set(workflow.nodes.map((node) => node.id)).size).toBe(workflow.nodes.length);
+			expect(new Set(workflow.nodes.map((node) => node.name)).size).toBe(workflow.nodes.length);
+			for (const node of workflow.nodes) {
+				expect(node.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+				expect(node.position).toEqual([expect.any(Number), expect.any(Number)]);
+			}
+		});
+
+		it('uses only our node and the base nodes the harness runs, each at the version the n8n editor creates', () => {
+			for (const node of workflow.nodes) {
+				if (node.type === VIPPS_NODE_TYPE) {
+					expect({ node: node.name, typeVersion: node.typeVersion }).toEqual({ node: node.name, typeVersion: editorDefaultVersion(ours) });
+				} else {
+					expect(Object.keys(BASE_NODE_FILES)).toContain(node.type);
+					expect({ node: node.name, typeVersion: node.typeVersion }).toEqual({
+						node: node.name,
+						typeVersion: editorDefaultVersion(baseNodeType(node.type)),
+					});
+				}
+			}
+		});
+
+		it('has no parameter the editor would flag as missing or invalid', () => {
+			for (const node of working) {
+				const nodeType = node.type === VIPPS_NODE_TYPE ? ours : baseNodeType(node.type);
+				const description = NodeHelpers.getVersionedNodeType(nodeType, node.typeVersion).description;
+				const parameters = NodeHelpers.getNodeParameters(description.properties, node.parameters, true, false, node, description);
+				const issues = NodeHelpers.getNodeParametersIssues(description.properties, { ...node, parameters: parameters ?? {} }, description);
+				expect({ node: node.name, issues }).toEqual({ node: node.name, issues: null });
+			}
+		});
+
+		it('carries only the credential placeholder, never keys', () => {
+			for (const node of workflow.nodes) {
+				if (node.type === VIPPS_NODE_TYPE) expect(node.credentials).toEqual(PLACEHOLDER_CREDENTIAL);
+				else expect(node.credentials).toBeUndefined();
+			}
+			expect(working.some((node) => node.type === VIPPS_NODE_TYPE)).toBe(true);
+			expect(text).not.toMatch(/clientSecret|client_secret|subscriptionKey|Ocp-Apim|access_?token|Bearer\s+\w/i);
+			// Vipps subscription keys and client secrets are long runs of hex or base64 characters.
+			expect(text).not.toMatch(/\b[0-9a-f]{32}\b/i);
+		});
+
+		it('explains itself in a sticky note above the nodes', () => {
+			expect(notes.length).toBeGreaterThan(0);
+			const top = Math.min(...working.map((node) => node.position[1]));
+			const above = notes.filter((note) => note.position[1] + (note.parameters.height as number) <= top);
+			expect(above).toHaveLength(1);
+			const content = above[0].parameters.content as string;
+			expect(content).toMatch(/^## /);
+			expect(content).toMatch(/credential/i);
+			for (const note of notes) expect((note.parameters.content as string).length).toBeGreaterThan(50);
+		});
+
+		it('is wired from its trigger, left to right, 200–250 px apart', () => {
+			const trigger = triggerOf(workflow);
+			const names = new Set(working.map((node) => node.name));
+			const reached = new Set([trigger.name]);
+			for (const [source, outputs] of Object.entries(workflow.connections)) {
+				expect(names).toContain(source);
+				for (const connection of (outputs.main ?? []).flat()) {
+					expect(names).toContain(connection!.node);
+					reached.add(connection!.node);
+					const gap = nodeNamed(workflow, connection!.node).position[0] - nodeNamed(workflow, source).position[0];
+					expect({ from: source, to: connection!.node, gapAtLeast200: gap >= 200, gapAtMost250: gap <= 250 }).toEqual({
+						from: source,
+						to: connection!.node,
+						gapAtLeast200: true,
+						gapAtMost250: true,
+					});
+				}
+			}
+			expect([...reached].sort()).toEqual([...names].sort());
+		});
+	});
+
+	it('turn on Continue On Fail where a list may hold bad rows (bulk and dry run)', () => {
+		for (const file of ['scheduled-bulk-check-in.json', 'dry-run.json']) {
+			const vipps = loadExample(file).nodes.filter((node) => node.type === VIPPS_NODE_TYPE);
+			expect(vipps.map((node) => node.onError)).toEqual(['continueRegularOutput']);
+		}
+	});
+});

@@ -12,6 +12,7 @@ import { decideRetry, parseRetryAfter, type AttemptOutcome } from './retryPolicy
 import { USER_AGENT, type VippsCredentials } from './vippsCredentials';
 import {
 	VippsError,
+	cancelledError,
 	explainApiFailure,
 	explainTokenFailure,
 	explainTransportFailure,
@@ -135,9 +136,7 @@ async function pause(ms: number, signal: AbortSignal | undefined, what: string):
 	try {
 		await delay(ms, undefined, { signal });
 	} catch {
-		throw new VippsError(`${what} was cancelled with the workflow execution`, {
-			description: 'Nothing more was sent for this item.',
-		});
+		throw cancelledError(what);
 	}
 }
 
@@ -335,8 +334,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
 	if (!signal) return promise;
 	signal.throwIfAborted();
 	return new Promise<T>((resolve, reject) => {
-		const onAbort = () =>
-			reject(new VippsError('The request was cancelled with the workflow execution', { description: 'Nothing was sent.' }));
+		const onAbort = () => reject(cancelledError('The request'));
 		signal.addEventListener('abort', onAbort, { once: true });
 		promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
 	});

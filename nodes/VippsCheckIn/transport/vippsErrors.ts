@@ -185,15 +185,19 @@ function badRequestError(what: string, body: unknown): VippsError {
 	});
 }
 
+export function cancelledError(what: string): VippsError {
+	return new VippsError(`${what} was cancelled with the workflow execution`, {
+		description: 'Nothing more was sent for this item.',
+	});
+}
+
 /** No HTTP answer at all. */
 export function explainTransportFailure(error: HttpTransportError, what: string, timeoutMs: number, attempts: number): VippsError {
 	const host = safeHost(error.url);
 	const tried = attempts > 1 ? ` (tried ${attempts} times)` : '';
 	switch (error.kind) {
 		case 'cancelled':
-			return new VippsError(`${what} was cancelled with the workflow execution`, {
-				description: 'Nothing more was sent for this item.',
-			});
+			return cancelledError(what);
 		case 'timeoutBeforeResponse':
 		case 'timeoutDuringResponse':
 			return new VippsError(`Vipps did not answer ${what} within ${timeoutMs} ms${tried}`, {

@@ -25,10 +25,9 @@ export function describeShape(value: unknown): string {
 		if (value.trim() === '') return 'an empty text';
 		const digits = value.replace(/\D/g, '').length;
 		const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
-		const other = /[^\d\s\u00a0\u2000-\u200b\u202f\-\u2010-\u2015./()+]/.test(value)
-			? ', with letters or other characters'
-			: '';
-		return `the text "${shown}" (${digits} digit${digits === 1 ? '' : 's'}${other})`;
+		const hasOther = /[^\d\s\u00a0\u2000-\u200b\u202f\-\u2010-\u2015./()+]/.test(value);
+		const count = digits === 0 ? 'no digits' : `${digits} digit${digits === 1 ? '' : 's'}`;
+		return `the text "${shown}" (${count}${hasOther ? ', with letters or other characters' : ''})`;
 	}
 	if (Array.isArray(value)) return `a list of ${value.length} value${value.length === 1 ? '' : 's'}`;
 	return typeof value === 'object' ? 'an object' : `a ${typeof value}`;

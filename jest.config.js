@@ -3,6 +3,11 @@ module.exports = {
 	testEnvironment: 'node',
 	roots: ['<rootDir>/test'],
 	testMatch: ['**/*.test.ts'],
+	// Two ES-module-only dependencies Jest's CommonJS loader cannot load on Node 20 (see each stub).
+	moduleNameMapper: {
+		'^@apidevtools/json-schema-ref-parser$': '<rootDir>/test/stubs/jsonSchemaRefParser.ts',
+		'^sanitize-html$': '<rootDir>/test/stubs/sanitizeHtml.ts',
+	},
 	transform: {
 		'^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }],
 	},

@@ -5,6 +5,7 @@ import { FaultBook } from './faults';
 import { rateLimited, SlidingWindowLimiter } from './gateway';
 import { emptyReply, flattenHeaders, JSON_CONTENT_TYPE, parseJson, type IncomingCall, type Reply } from './http';
 import { redactHeaders, redactText } from './redaction';
+import { validationProblem } from './checkIn';
 import { PATHS, route } from './routes';
 import { TokenStore } from './tokenStore';
 import type {
@@ -42,6 +43,7 @@ type Answer =
 	| { kind: 'reset' }
 	| { kind: 'hang' };
 
+/** The 200 body the partialBody fault starts to send. */
 const PARTIAL_BODY = '{"id":"3f2c0d9e-5b1a-4c6e-9d7f-2a8b4c6d8e0f"}';
 /** A body cut short: what a client gets from a proxy that truncated the answer. */
 const MALFORMED_JSON = PARTIAL_BODY.slice(0, 20);
@@ -71,7 +73,7 @@ export class VippsSimulator {
 		private readonly server: Server,
 		options: SimulatorOptions,
 	) {
-		this.keys = { ...(options.keys ?? DEFAULT_SIMULATOR_KEYS) };
+		this.keys = Object.freeze({ ...(options.keys ?? DEFAULT_SIMULATOR_KEYS) });
 		this.baseUrl = baseUrlOf(server.address() as AddressInfo);
 		this.context = {
 			keys: this.keys,
@@ -99,7 +101,13 @@ export class VippsSimulator {
 				resolve();
 			});
 		});
-		return new VippsSimulator(server, options);
+		try {
+			return new VippsSimulator(server, options);
+		} catch (error) {
+			// Invalid options: do not leave a listening server behind.
+			server.close();
+			throw error;
+		}
 	}
 
 	/** The request log, in arrival order. */
@@ -152,6 +160,11 @@ export class VippsSimulator {
 		this.context.personalQrCodes.set(qrCode, msisdn);
 	}
 
+	/** Every access token issued so far, expired ones included, so tests can check none leaks into output. */
+	issuedTokens(): string[] {
+		return this.context.tokens.all();
+	}
+
 	/** Every token issued so far stops working (401 on use); later tokens are fine. */
 	expireAllTokens(): void {
 		this.context.tokens.expireAll();
@@ -201,6 +214,8 @@ export class VippsSimulator {
 				return { kind: 'reply', reply: jsonBodyReply(MALFORMED_JSON) };
 			case 'status':
 				return { kind: 'reply', reply: statusFaultReply(fault) };
+			case 'badRequest':
+				return { kind: 'reply', reply: validationProblem(fault.invalidParams) };
 			case 'expiredToken':
 				return { kind: 'reply', reply: emptyReply(401) };
 			default:

@@ -81,7 +81,7 @@ function checkNoOtherFields(body: Record<string, unknown>): InvalidParam[] {
 }
 
 /** ASP.NET Core's validation problem, in the contract's ErrorResponse shape. */
-function validationProblem(invalidParams: InvalidParam[]): Reply {
+export function validationProblem(invalidParams: InvalidParam[]): Reply {
 	return jsonReply(400, {
 		type: 'https://datatracker.ietf.org/doc/html/rfc7231#section-6.5.1',
 		title: 'One or more validation errors occurred.',

@@ -1,4 +1,3 @@
-import './jestRefParserShim'; // must come before openapi-backend
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import {

@@ -8,12 +8,19 @@ export const SIMULATOR_TENANT_ID = '5e1a7e00-0000-4000-8000-00000000d1d0';
 /** The access tokens this simulator issued, and until when each is good. */
 export class TokenStore {
 	private readonly expiresAtMs = new Map<string, number>();
+	private readonly everIssued: string[] = [];
 
 	/** The token stops working at the whole second the token body announces as expires_on. */
 	issue(clientId: string, issuedAtSeconds: number, lifetimeSeconds: number): string {
 		const token = fakeJwt(clientId, issuedAtSeconds, lifetimeSeconds);
 		this.expiresAtMs.set(token, (issuedAtSeconds + lifetimeSeconds) * 1000);
+		this.everIssued.push(token);
 		return token;
+	}
+
+	/** Every token issued, expired ones included: what a client must never show. */
+	all(): string[] {
+		return [...this.everIssued];
 	}
 
 	isValid(token: string, nowMs: number): boolean {

@@ -35,6 +35,8 @@ export interface SimulatorOptions {
 export type Fault =
 	| { kind: 'latency'; ms: number }
 	| { kind: 'status'; status: 429 | 500 | 502 | 503 | 504; retryAfterSeconds?: number }
+	/** 400 in the check-in API's RFC 7807 shape, as Vipps answers a field it refuses. */
+	| { kind: 'badRequest'; invalidParams: Array<{ name: string; reason: string }> }
 	| { kind: 'expiredToken' }
 	| { kind: 'reset' }
 	| { kind: 'hang' }

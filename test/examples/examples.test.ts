@@ -22,21 +22,6 @@ import { REPOSITORY_ROOT, loadPackage, runWorkflow, type WorkflowJson, type Work
 import type { VippsSimulator } from '../../simulator/VippsSimulator';
 import { VIPPS_NODE_TYPE, simulatorCredential, startSimulator } from '../workflow/fixtures';
 
-/*
- * n8n's Form Trigger loads sanitize-html, whose parser (htmlparser2 12) is ESM-only. Plain Node
- * 20.19+ can require() it, Jest's module runtime cannot (before Node 24.9). The form code these
- * tests use never sanitizes anything (that happens when the form page is rendered), so the module
- * is replaced by a stub that fails the test loudly should anything call it after all.
- */
-jest.mock('sanitize-html', () =>
-	Object.assign(
-		() => {
-			throw new Error('sanitize-html was called, but it is stubbed in test/examples (see the note there)');
-		},
-		{ defaults: { allowedTags: [], allowedAttributes: {} }, simpleTransform: () => () => ({}) },
-	),
-);
-
 const EXAMPLES_DIR = join(REPOSITORY_ROOT, 'examples');
 const EXAMPLE_FILES = [
 	'form-check-in.json',

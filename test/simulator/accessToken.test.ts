@@ -33,7 +33,7 @@ describe('POST /accesstoken/get', () => {
 		});
 	});
 
-	test('issues a different JWT-looking token on every fetch, carrying the client id', async () => {
+	test('issues a different JWT-looking token on every fetch, carrying the client id; issuedTokens lists them all', async () => {
 		simulator = await VippsSimulator.start();
 
 		const first = await fetchToken(simulator);
@@ -42,6 +42,8 @@ describe('POST /accesstoken/get', () => {
 
 		expect(first).not.toBe(second);
 		expect(claims).toMatchObject({ appid: DEFAULT_SIMULATOR_KEYS.clientId, ver: '1.0' });
+		simulator.expireAllTokens();
+		expect(simulator.issuedTokens()).toEqual([first, second]);
 	});
 
 	test('uses the configured keys and lifetime', async () => {
@@ -132,7 +134,10 @@ describe('401 answers name the wrong credential in the shape the real service us
 		expect(body).toEqual({
 			error: 'unauthorized_client',
 			error_description: expect.stringMatching(
-				new RegExp(`^AADSTS700016: Application with identifier '${unknownId}' was not found in the directory '.+'\\.[^]*\\r\\nTrace ID: ${body.trace_id}\\r\\nCorrelation ID: ${body.correlation_id}\\r\\nTimestamp: \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ$`),
+				new RegExp(
+					`^AADSTS700016: Application with identifier '${unknownId}' was not found in the directory '.+'\\.[^]*` +
+						`\r\nTrace ID: ${body.trace_id}\r\nCorrelation ID: ${body.correlation_id}\r\nTimestamp: ${body.timestamp}$`,
+				),
 			),
 			error_codes: [700016],
 			timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/),

@@ -57,18 +57,22 @@ describe('retried faults', () => {
 		expect(simulator.tokenRequests().map((r) => r.status)).toEqual([503, 200]);
 	});
 
-	it('does not retry a 400, and explains each invalid parameter', async () => {
+	it('does not retry a 400, and lists each parameter Vipps refused', async () => {
 		simulator = await startSimulator();
-		// A Merchant Serial Number the API refuses (the node lets 4–7 digits through; this simulator takes 4–6).
-		const run = await runWorkflow(
-			checkInWorkflow({ items: [{ phone: '91234567', member: true }], options: { merchantSerialNumber: '1234567' }, continueOnFail: true }),
-			{ credentials: [simulatorCredential(simulator, { merchantSerialNumber: '' })] },
-		);
+		simulator.injectFault({
+			fault: { kind: 'badRequest', invalidParams: [{ name: 'phoneNumber', reason: 'The user is not a Vipps user.' }] },
+			path: CHECK_IN_PATH,
+		});
+		const run = await runWorkflow(checkInWorkflow({ items: [{ phone: '91234567', member: true }], continueOnFail: true }), {
+			credentials: [simulatorCredential(simulator)],
+		});
 		const [item] = run.itemsOf(VIPPS_NODE);
-		expect(item.json.error).toMatch(/^Vipps refused the access token request|^Vipps rejected the check-in/);
-		expect(item.json.httpCode).toBe('400');
-		expect(simulator.requests.every((r) => r.status === 400)).toBe(true);
-		expect(simulator.requests).toHaveLength(1);
+		expect(item.json).toEqual({
+			error: 'Vipps rejected the check-in: One or more validation errors occurred.',
+			description: 'phoneNumber: The user is not a Vipps user.',
+			httpCode: '400',
+		});
+		expect(simulator.checkInRequests()).toHaveLength(1);
 	});
 
 	it('gives up after a bounded number of attempts and says so', async () => {

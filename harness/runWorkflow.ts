@@ -44,7 +44,7 @@ interface PackageManifest {
 }
 
 /** n8n's base nodes that examples and tests use around ours: type name → file in n8n-nodes-base. */
-const BASE_NODES: Record<string, string> = {
+export const BASE_NODES: Record<string, string> = {
 	'n8n-nodes-base.manualTrigger': 'ManualTrigger/ManualTrigger.node.js',
 	'n8n-nodes-base.set': 'Set/Set.node.js',
 	'n8n-nodes-base.if': 'If/If.node.js',

@@ -18,7 +18,7 @@ import {
 	type IVersionedNodeType,
 } from 'n8n-workflow';
 
-import { REPOSITORY_ROOT, loadPackage, runWorkflow, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
+import { BASE_NODES, REPOSITORY_ROOT, loadPackage, runWorkflow, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
 import type { VippsSimulator } from '../../simulator/VippsSimulator';
 import { VIPPS_NODE_TYPE, simulatorCredential, startSimulator } from '../workflow/fixtures';
 
@@ -32,19 +32,6 @@ const EXAMPLE_FILES = [
 ];
 const PLACEHOLDER_CREDENTIAL = { vippsMobilePayApi: { id: 'REPLACE_ME', name: 'Vipps MobilePay API' } };
 
-/** The n8n base nodes the examples may use (the ones the harness can run), by file in n8n-nodes-base. */
-const BASE_NODE_FILES: Record<string, string> = {
-	'n8n-nodes-base.manualTrigger': 'ManualTrigger/ManualTrigger.node.js',
-	'n8n-nodes-base.set': 'Set/Set.node.js',
-	'n8n-nodes-base.if': 'If/If.node.js',
-	'n8n-nodes-base.noOp': 'NoOp/NoOp.node.js',
-	'n8n-nodes-base.splitOut': 'Transform/SplitOut/SplitOut.node.js',
-	'n8n-nodes-base.summarize': 'Transform/Summarize/Summarize.node.js',
-	'n8n-nodes-base.webhook': 'Webhook/Webhook.node.js',
-	'n8n-nodes-base.formTrigger': 'Form/FormTrigger.node.js',
-	'n8n-nodes-base.scheduleTrigger': 'Schedule/ScheduleTrigger.node.js',
-	'n8n-nodes-base.stickyNote': 'StickyNote/StickyNote.node.js',
-};
 const TRIGGER_TYPES = [
 	'n8n-nodes-base.manualTrigger',
 	'n8n-nodes-base.webhook',
@@ -363,7 +350,7 @@ describe('running the examples', () => {
 // ---------------------------------------------------------------------------------------------
 
 function baseNodeType(type: string): INodeType | IVersionedNodeType {
-	const exported = require(`n8n-nodes-base/dist/nodes/${BASE_NODE_FILES[type]}`) as Record<string, new () => INodeType | IVersionedNodeType>;
+	const exported = require(`n8n-nodes-base/dist/nodes/${BASE_NODES[type]}`) as Record<string, new () => INodeType | IVersionedNodeType>;
 	return new (Object.values(exported)[0])();
 }
 
@@ -408,7 +395,7 @@ describe('the example files', () => {
 				if (node.type === VIPPS_NODE_TYPE) {
 					expect({ node: node.name, typeVersion: node.typeVersion }).toEqual({ node: node.name, typeVersion: editorDefaultVersion(ours) });
 				} else {
-					expect(Object.keys(BASE_NODE_FILES)).toContain(node.type);
+					expect(Object.keys(BASE_NODES)).toContain(node.type);
 					expect({ node: node.name, typeVersion: node.typeVersion }).toEqual({
 						node: node.name,
 						typeVersion: editorDefaultVersion(baseNodeType(node.type)),

@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 
 import { AccessTokenCache, type AccessTokenGrant } from './accessTokenCache';
-import { HttpTransportError, sendHttpRequest, type HttpResponse } from './httpClient';
+import { HttpTransportError, sendHttpRequest, type HttpRequest, type HttpResponse } from './httpClient';
 import type { RequestPacer } from './requestPacer';
 import { decideRetry, parseRetryAfter, type AttemptOutcome } from './retryPolicy';
 import { USER_AGENT, type VippsCredentials } from './vippsCredentials';
@@ -82,13 +82,7 @@ interface RetriedResponse {
 	attempts: number;
 }
 
-interface RetryRequest {
-	method: 'POST';
-	url: string;
-	headers: Record<string, string>;
-	body?: string;
-	timeoutMs: number;
-	signal?: AbortSignal;
+interface RetryRequest extends HttpRequest {
 	pacer?: RequestPacer;
 }
 

@@ -101,3 +101,26 @@ describe("n8n's community-node lint (n8n-node lint)", () => {
 		expect(linted).toEqual(expect.arrayContaining(['package.json', 'credentials/VippsMobilePayApi.credentials.ts', 'nodes/VippsCheckIn/VippsCheckIn.node.ts']));
 	}, 60_000);
 });
+
+describe("n8n's community-package scanner (@n8n/scan-community-package), applied to the packed tarball", () => {
+	/** n8n Cloud's verification rules, which a self-hosted package with runtime dependencies breaks by design. */
+	const CLOUD_ONLY_RULES = new Set([
+		'@n8n/community-nodes/no-runtime-dependencies',
+		'@n8n/community-nodes/no-restricted-imports',
+		'@n8n/community-nodes/no-restricted-globals',
+	]);
+
+	it('finds nothing but the n8n Cloud rules this package breaks on purpose', () => {
+		const env = { ...process.env, NODE_ENV: undefined };
+		const findings = JSON.parse(
+			execFileSync('node', ['scripts/scan-package.mjs', '--json'], { cwd: REPOSITORY_ROOT, encoding: 'utf8', env }),
+		) as Record<'tarball' | 'source', Array<{ file: string; rule: string; message: string }>>;
+		for (const leg of ['tarball', 'source'] as const) {
+			expect(findings[leg].filter((finding) => !CLOUD_ONLY_RULES.has(finding.rule))).toEqual([]);
+		}
+		const restrictedImports = findings.tarball
+			.filter((finding) => finding.rule === '@n8n/community-nodes/no-restricted-imports')
+			.map((finding) => /'([^']+)'/.exec(finding.message)![1]);
+		expect([...new Set(restrictedImports)].sort()).toEqual(['node:fs', 'node:path', 'node:timers/promises', 'undici']);
+	}, 60_000);
+});

@@ -20,12 +20,16 @@ import {
 	redactSecrets,
 } from './vippsErrors';
 
+/** Paths below the environment's base URL. */
 export const VIPPS_PATHS = {
-	// eslint-disable-next-line @n8n/community-nodes/no-hardcoded-secrets -- a URL path, not a secret
-	accessToken: '/accesstoken/get',
-	loyaltyCheckIn: '/point-of-sale/v1/loyalty-check-in',
-	qrExchange: '/qr/v1/exchange',
+	accessToken: 'accesstoken/get',
+	loyaltyCheckIn: 'point-of-sale/v1/loyalty-check-in',
+	qrExchange: 'qr/v1/exchange',
 } as const;
+
+function vippsUrl(credentials: VippsCredentials, path: string): string {
+	return `${credentials.baseUrl}/${path}`;
+}
 
 /** The token request is shared by many callers, so it has its own fixed timeout. */
 const TOKEN_REQUEST_TIMEOUT_MS = 30_000;
@@ -40,7 +44,7 @@ const accessTokenResponseSchema = z.object({
 
 /** POST /accesstoken/get, uncached: the cache below and the credential test call it. */
 export async function requestAccessToken(credentials: VippsCredentials): Promise<AccessTokenGrant> {
-	const url = credentials.baseUrl + VIPPS_PATHS.accessToken;
+	const url = vippsUrl(credentials, VIPPS_PATHS.accessToken);
 	const headers = {
 		client_id: credentials.clientId,
 		client_secret: credentials.clientSecret,
@@ -229,7 +233,7 @@ export class VippsApiClient {
 		const msn = this.merchantSerialNumberFor(checkIn.merchantSerialNumber) ?? undefined;
 		return {
 			method: 'POST',
-			url: this.credentials.baseUrl + VIPPS_PATHS.loyaltyCheckIn,
+			url: vippsUrl(this.credentials, VIPPS_PATHS.loyaltyCheckIn),
 			headers: {
 				Authorization: `Bearer ${REDACTED}`,
 				'Content-Type': 'application/json',
@@ -277,7 +281,7 @@ export class VippsApiClient {
 		return sendWithRetries(
 			{
 				method: 'POST',
-				url: credentials.baseUrl + path,
+				url: vippsUrl(credentials, path),
 				headers: {
 					Authorization: `Bearer ${token}`,
 					'Content-Type': 'application/json',
@@ -292,16 +296,15 @@ export class VippsApiClient {
 		);
 	}
 
-	private async accessToken(credentials: VippsCredentials): Promise<string> {
+	private accessToken(credentials: VippsCredentials): Promise<string> {
 		const key = AccessTokenCache.keyOf(credentials);
 		const earlierFailure = this.tokenFailures.get(key);
-		if (earlierFailure) throw earlierFailure;
-		try {
-			return await abortable(accessTokenCache.getToken(credentials), this.options.signal);
-		} catch (error) {
-			if (!this.options.signal?.aborted) this.tokenFailures.set(key, error as Error);
-			throw error;
-		}
+		if (earlierFailure) return Promise.reject(earlierFailure);
+		const token = abortable(accessTokenCache.getToken(credentials), this.options.signal);
+		token.catch((error: Error) => {
+			if (!this.options.signal?.aborted) this.tokenFailures.set(key, error);
+		});
+		return token;
 	}
 
 	private withoutSecrets(error: unknown, token: string | undefined): Error {

@@ -83,11 +83,13 @@ export class RequestPacer {
 			const startAt = this.reserveStart(now);
 			this.active++;
 			if (startAt > now) {
+				let waited = false;
 				try {
 					await delay(startAt - now, undefined, { signal });
-				} catch (error) {
-					this.releaseOne();
-					throw error;
+					waited = true;
+				} finally {
+					// Aborted while waiting for its turn: the slot was never used.
+					if (!waited) this.releaseOne();
 				}
 				// A 429 may have paused the batch while this caller waited for its turn.
 				if (this.now() < this.pausedUntil) {

@@ -3,6 +3,8 @@ module.exports = {
 	testEnvironment: 'node',
 	roots: ['<rootDir>/test'],
 	testMatch: ['**/*.test.ts'],
+	// test/e2e drives real n8n (minutes, ~3 GB): `npm run test:e2e`, jest.e2e.config.js.
+	testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/'],
 	// Two ES-module-only dependencies Jest's CommonJS loader cannot load on Node 20 (see each stub).
 	moduleNameMapper: {
 		'^@apidevtools/json-schema-ref-parser$': '<rootDir>/test/stubs/jsonSchemaRefParser.ts',

@@ -7,12 +7,16 @@
  */
 import 'reflect-metadata';
 
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 // n8n-core writes its settings below N8N_USER_FOLDER as soon as it loads: keep that out of ~.
-process.env.N8N_USER_FOLDER ??= mkdtempSync(join(tmpdir(), 'vipps-checkin-n8n-'));
+if (!process.env.N8N_USER_FOLDER) {
+	const userFolder = mkdtempSync(join(tmpdir(), 'vipps-checkin-n8n-'));
+	process.env.N8N_USER_FOLDER = userFolder;
+	process.on('exit', () => rmSync(userFolder, { recursive: true, force: true }));
+}
 // A fixed key: the harness stores no real credential, and n8n-core would otherwise announce a new one.
 process.env.N8N_ENCRYPTION_KEY ??= 'vipps-checkin-harness';
 

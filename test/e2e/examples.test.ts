@@ -1,0 +1,273 @@
+/**
+ * The example workflows inside real n8n 2.41: this package packed with `npm pack`, installed into a
+ * fresh user folder the way n8n installs a community package, a credential imported with
+ * `n8n import:credentials` pointing at the local Vipps simulator, each example imported with
+ * `n8n import:workflow` and run by `n8n execute` — a new n8n process per run, as in production.
+ *
+ * `n8n execute` can only start at a Manual Trigger, so the examples that wait for a form, a webhook
+ * or the clock run as a headless copy (see headlessCopy): their trigger becomes a Set node of the
+ * same name emitting the item that trigger emits, started by a Manual Trigger. Nothing else changes.
+ */
+import { lstatSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { IDataObject } from 'n8n-workflow';
+
+import { PATHS, type RecordedRequest, type VippsSimulator } from '../../simulator/VippsSimulator';
+import { simulatorCredential, startSimulator } from '../workflow/fixtures';
+import { N8N_VERSION, type ExecuteResult, type ImportedCredential } from './kit';
+import {
+	CHECK_IN_ID,
+	E2E_TIMEOUT_MS,
+	N8nUserFolder,
+	PACKAGE_NAME,
+	PACKAGE_VERSION,
+	expectVippsSystemHeaders,
+	headlessCopy,
+	installedN8nVersion,
+	itWithN8nLog,
+	itemsOf,
+	jsonOf,
+	loadExample,
+	withCredentials,
+	type WorkflowJson,
+} from './support';
+
+let simulator: VippsSimulator;
+let n8n: N8nUserFolder | undefined;
+let credential: ImportedCredential;
+let n8nVersion: string;
+
+const itN8n = itWithN8nLog(() => n8n?.logTail);
+
+beforeAll(async () => {
+	simulator = await startSimulator();
+	n8nVersion = await installedN8nVersion();
+	n8n = await N8nUserFolder.create();
+	// The credential a user creates for the simulator: environment "Custom Base URL".
+	const { id: _harnessId, ...simulatorKeys } = simulatorCredential(simulator);
+	[credential] = await n8n.importCredentials([{ ...simulatorKeys, name: 'Vipps MobilePay API (simulator)' }]);
+}, E2E_TIMEOUT_MS);
+
+afterAll(async () => {
+	n8n?.remove();
+	await simulator?.close();
+});
+
+/** Imports the workflow with the user's credential picked, runs it headless, and returns the Vipps requests of that run only. */
+async function run(workflow: WorkflowJson): Promise<{ result: ExecuteResult; requests: RecordedRequest[] }> {
+	const id = await n8n!.importWorkflow(withCredentials(workflow, [credential]));
+	const before = simulator.requests.length;
+	// Resolves once the n8n process has exited: every request it made has been answered and logged.
+	const result = await n8n!.execute(id);
+	return { result, requests: simulator.requests.slice(before) };
+}
+
+const calls = (requests: RecordedRequest[]) => requests.map((request) => `${request.status} ${request.path}`);
+
+// ---------------------------------------------------------------------------------------------
+// What each trigger emits, in the shapes n8n's own trigger nodes produce (as in test/examples).
+
+/** Form Trigger v2.6: one field per form field (the checkbox as the list of ticked labels), submittedAt, formMode. */
+const FORM_SUBMISSION: IDataObject = {
+	phone: '+47 912 34 567',
+	loyaltyMember: ['I am a loyalty member'],
+	submittedAt: '2026-03-02T09:00:00.000+01:00',
+	formMode: 'production',
+};
+
+/** Webhook v2 for a JSON POST: headers, params, query, body, webhookUrl, executionMode. */
+function webhookCall(path: string, body: IDataObject, headers: IDataObject): IDataObject {
+	return {
+		headers: { host: 'n8n.example.no', 'content-type': 'application/json', 'content-length': String(JSON.stringify(body).length), ...headers },
+		params: {},
+		query: {},
+		body,
+		webhookUrl: `https://n8n.example.no/webhook/${path}`,
+		executionMode: 'production',
+	};
+}
+
+/** A contact as HubSpot's "Send a webhook" action posts it: each property as `{ value }`. */
+function hubSpotContact(properties: Record<string, string>): IDataObject {
+	return {
+		objectId: 51,
+		objectType: 'CONTACT',
+		portalId: 62515,
+		properties: Object.fromEntries(Object.entries(properties).map(([name, value]) => [name, { value, timestamp: 1772442000000, source: 'CRM_UI' }])),
+	};
+}
+
+const HUBSPOT = { 'user-agent': 'HubSpot Connect 2.0 (http://dev.hubspot.com/) - WebhooksExecutorDaemon-executor' };
+
+/** Schedule Trigger v1.4 at 09:00 on Monday 2 March 2026 in Oslo. */
+const SCHEDULED_RUN: IDataObject = {
+	timestamp: '2026-03-02T09:00:00.004+01:00',
+	'Readable date': 'March 2nd 2026, 9:00:00 am',
+	'Readable time': '9:00:00 am',
+	'Day of week': 'Monday',
+	Year: '2026',
+	Month: 'March',
+	'Day of month': '02',
+	Hour: '09',
+	Minute: '00',
+	Second: '00',
+	Timezone: 'Europe/Oslo (UTC+01:00)',
+};
+
+const SCANNED_QR_CODE = 'https://qr.vipps.no/p/5ZcG8qkwbG0xU1Sd';
+
+const checkedIn = (phoneNumber: string, isMember: boolean) => ({
+	checkInId: expect.stringMatching(CHECK_IN_ID),
+	phoneNumber,
+	isMember,
+	merchantSerialNumber: '123456',
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the packed package inside real n8n', () => {
+	itN8n('is installed from its tarball into the user folder (a copy, not a link to this checkout) and n8n is the pinned version', async () => {
+		const installed = n8n!.packageDir;
+		expect(installed).toBe(join(n8n!.env.N8N_USER_FOLDER, '.n8n', 'nodes', 'node_modules', PACKAGE_NAME));
+		expect(lstatSync(installed).isSymbolicLink()).toBe(false);
+		const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as IDataObject;
+		expect({ name: manifest.name, version: manifest.version, devDependencies: manifest.devDependencies }).toEqual({
+			name: PACKAGE_NAME,
+			version: PACKAGE_VERSION,
+			devDependencies: undefined,
+		});
+		expect(n8nVersion).toBe(N8N_VERSION);
+	});
+});
+
+describe('the examples, executed by `n8n execute`', () => {
+	itN8n('form-check-in.json: checks in the customer who ticked the member box, one token for the run', async () => {
+		const { result, requests } = await run(headlessCopy(loadExample('form-check-in.json'), FORM_SUBMISSION));
+
+		expect(result.error).toBeNull();
+		const output = itemsOf(result, 'Vipps Check-in');
+		expect(jsonOf(output)).toEqual([checkedIn('4791234567', true)]);
+		expect(output.map((item) => item.pairedItem)).toEqual([{ item: 0 }]);
+		expect(calls(requests)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.checkIn}`]);
+		expect(requests[1].body).toEqual({ phoneNumber: '4791234567', isMember: true });
+		expectVippsSystemHeaders(requests, n8nVersion);
+		expect(result.ok).toBe(true);
+	});
+
+	itN8n('crm-contact-updated.json: routes a loyalty member through If to Vipps Check-in', async () => {
+		const contact = hubSpotContact({ firstname: 'Kari', mobilephone: '+47 912 34 567', loyalty_member: 'true' });
+		const { result, requests } = await run(
+			headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT)),
+		);
+
+		expect(result.error).toBeNull();
+		expect(itemsOf(result, 'Is loyalty member?', 0)).toHaveLength(1);
+		expect(itemsOf(result, 'Is loyalty member?', 1)).toHaveLength(0);
+		expect(jsonOf(itemsOf(result, 'Vipps Check-in'))).toEqual([checkedIn('4791234567', true)]);
+		expect(result.runData?.['Not a member']).toBeUndefined();
+		expect(calls(requests)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.checkIn}`]);
+		expect(requests[1].body).toEqual({ phoneNumber: '4791234567', isMember: true });
+		expectVippsSystemHeaders(requests, n8nVersion);
+	});
+
+	itN8n('crm-contact-updated.json: sends nothing to Vipps for a non-member', async () => {
+		const contact = hubSpotContact({ firstname: 'Ola', mobilephone: '98765432', loyalty_member: 'false' });
+		const { result, requests } = await run(
+			headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT)),
+		);
+
+		expect(result.error).toBeNull();
+		expect(itemsOf(result, 'Not a member')).toHaveLength(1);
+		expect(result.runData?.['Vipps Check-in']).toBeUndefined();
+		expect(requests).toEqual([]);
+	});
+
+	itN8n('scheduled-bulk-check-in.json: sends the valid numbers, explains the invalid ones (Continue On Fail), keeps pairing, one token for all', async () => {
+		const { result, requests } = await run(headlessCopy(loadExample('scheduled-bulk-check-in.json'), SCHEDULED_RUN));
+
+		expect(result.error).toBeNull();
+		const customers = jsonOf(itemsOf(result, 'One item per customer'));
+		expect(customers.map((customer) => customer.name)).toEqual([
+			'Kari Nordmann',
+			'Ola Hansen',
+			'Per Olsen',
+			'Anna Berg',
+			'Lars Svensson',
+			'Test Testesen',
+			'Nina Dahl',
+		]);
+
+		const results = itemsOf(result, 'Vipps Check-in');
+		// Item i of the output answers customer i: n8n's item linking ($('One item per customer').item) holds.
+		expect(results.map((item) => item.pairedItem)).toEqual(customers.map((_, item) => ({ item })));
+		expect(jsonOf(results.slice(0, 4))).toEqual([
+			checkedIn('4791234567', true),
+			checkedIn('4798765432', true),
+			checkedIn('4740000000', true),
+			checkedIn('4741234567', false),
+		]);
+		const failed = jsonOf(results.slice(4));
+		expect(failed.map((item) => Object.keys(item).sort())).toEqual([
+			['description', 'error'],
+			['description', 'error'],
+			['description', 'error'],
+		]);
+		expect(failed[0].error).toMatch(/^Phone Number: .*Norwegian.*\+47/);
+		expect(failed[1].error).toMatch(/^Phone Number: .*"ring meg".*letters/);
+		expect(failed[2].error).toMatch(/^Phone Number: .*"9123"/);
+		expect(failed.map((item) => item.description)).toEqual(Array(3).fill(expect.stringMatching(/^Nothing was sent for this item\./)));
+
+		// One token for the whole run, then one check-in per valid number; the invalid ones never leave n8n.
+		expect(calls(requests)).toEqual([`200 ${PATHS.accessToken}`, ...Array(4).fill(`200 ${PATHS.checkIn}`)]);
+		expect(requests.slice(1).map((request) => request.body as IDataObject).sort((a, b) => String(a.phoneNumber).localeCompare(String(b.phoneNumber)))).toEqual([
+			{ phoneNumber: '4740000000', isMember: true },
+			{ phoneNumber: '4741234567', isMember: false },
+			{ phoneNumber: '4791234567', isMember: true },
+			{ phoneNumber: '4798765432', isMember: true },
+		]);
+		expectVippsSystemHeaders(requests, n8nVersion);
+
+		expect(jsonOf(itemsOf(result, 'Sent vs failed'))).toEqual([
+			{ count_checkInId: 4, count_error: 3, appended_error: failed.map((item) => item.error) },
+		]);
+	});
+
+	itN8n('qr-code-to-check-in.json: exchanges the scanned code for the phone number and checks it in, both calls on one token', async () => {
+		simulator.registerPersonalQrCode(SCANNED_QR_CODE, '4748123456');
+		const { result, requests } = await run(
+			headlessCopy(loadExample('qr-code-to-check-in.json'), webhookCall('vipps-qr-scan', { qrCode: SCANNED_QR_CODE }, { 'user-agent': 'till-scanner/1.0' })),
+		);
+
+		expect(result.error).toBeNull();
+		expect(jsonOf(itemsOf(result, 'Get phone number from QR code'))).toEqual([
+			{ phoneNumber: '4748123456', qrCodeVersion: '2.0', qrCodeCreatedAt: expect.any(String), merchantSerialNumber: '123456' },
+		]);
+		expect(jsonOf(itemsOf(result, 'Send check-in'))).toEqual([checkedIn('4748123456', true)]);
+		expect(calls(requests)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.qrExchange}`, `200 ${PATHS.checkIn}`]);
+		expect(requests[1].body).toMatchObject({ qrCode: SCANNED_QR_CODE });
+		expect(requests[2].body).toEqual({ phoneNumber: '4748123456', isMember: true });
+		expectVippsSystemHeaders(requests, n8nVersion);
+	});
+
+	itN8n('dry-run.json (a Manual Trigger already: run as is): shows every request it would send and sends nothing', async () => {
+		const { result, requests } = await run(loadExample('dry-run.json'));
+
+		expect(result.error).toBeNull();
+		const rows = jsonOf(itemsOf(result, 'Vipps Check-in (dry run)'));
+		expect(rows.slice(0, 3).map(({ dryRun, phoneNumber, isMember }) => ({ dryRun, phoneNumber, isMember }))).toEqual([
+			{ dryRun: true, phoneNumber: '4791234567', isMember: true },
+			{ dryRun: true, phoneNumber: '4798765432', isMember: false },
+			{ dryRun: true, phoneNumber: '4740000000', isMember: true },
+		]);
+		expect(rows[0].request).toMatchObject({
+			method: 'POST',
+			url: `${simulator.baseUrl}${PATHS.checkIn}`,
+			body: { phoneNumber: '4791234567', isMember: true },
+		});
+		expect(rows[3].error).toMatch(/^Phone Number: .*Norwegian/);
+		expect(JSON.stringify(result.runData)).not.toContain(simulator.keys.subscriptionKey);
+		expect(JSON.stringify(result.runData)).not.toContain(simulator.keys.clientSecret);
+		expect(requests).toEqual([]);
+	});
+});

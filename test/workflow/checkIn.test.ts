@@ -130,10 +130,17 @@ describe('messy and invalid input', () => {
 		expectContractCompliance();
 	});
 
-	it('without Continue On Fail: stops before sending anything and names the item and the field', async () => {
+	it('without Continue On Fail: stops at the bad item, names it and the field, and starts nothing after it', async () => {
 		const run = await runWorkflow(checkInWorkflow({ items: batch }), { credentials: [simulatorCredential(simulator)] });
 		expect(run.error?.message).toMatch(/^Phone Number: .*"call me maybe"/);
 		expect((run.error as unknown as { context: { itemIndex: number } }).context.itemIndex).toBe(1);
+		// Only the item before the bad one went out.
+		expect(simulator.checkInRequests().map((r) => r.body)).toEqual([{ phoneNumber: '4791234567', isMember: true }]);
+	});
+
+	it('bad input sends nothing for it: a batch whose first item is bad sends no request at all', async () => {
+		const run = await runWorkflow(checkInWorkflow({ items: batch.slice(1) }), { credentials: [simulatorCredential(simulator)] });
+		expect((run.error as unknown as { context: { itemIndex: number } }).context.itemIndex).toBe(0);
 		expect(simulator.requests).toHaveLength(0);
 	});
 });

@@ -2,9 +2,10 @@
  * Runs one operation over all input items: every item yields exactly one output item or one
  * error item, paired to its input, in input order, whatever the concurrency.
  *
- * Items are validated first, all of them, so that bad data stops the node before anything
- * is sent (with Continue On Fail the bad items become error items and the rest go ahead).
- * Then a fixed number of workers send them, paced by one RequestPacer per execution.
+ * A fixed number of workers take the items in order; each reads and checks its item's
+ * parameters (bad input is refused before anything is sent for it) and sends it, paced by one
+ * RequestPacer per execution. Without Continue On Fail the first error stops the node: no item
+ * after it is started, and the error names the item.
  */
 import {
 	ExecutionCancelledError,
@@ -99,18 +100,6 @@ export async function runBatch<Prepared>(
 		pairedItem: { item: itemIndex },
 	});
 
-	// Validate everything first: nothing is sent while any item is bad (unless Continue On Fail).
-	const prepared: Array<Prepared | undefined> = new Array(items.length);
-	for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
-		try {
-			prepared[itemIndex] = operation.prepare.call(this, itemIndex, credentials);
-		} catch (error) {
-			const nodeError = toNodeError(this, error, itemIndex);
-			if (!continueOnFail) throw nodeError;
-			results[itemIndex] = errorItem(itemIndex, nodeError);
-		}
-	}
-
 	const signal = this.getExecutionCancelSignal();
 	const client = new VippsApiClient(credentials, {
 		pacer: new RequestPacer({ maxConcurrency: settings.concurrency, maxRequestsPerSecond: settings.maxRequestsPerSecond }),
@@ -118,28 +107,36 @@ export async function runBatch<Prepared>(
 		signal,
 	});
 
-	if (operation.isDryRun?.call(this)) {
-		prepared.forEach((value, itemIndex) => {
-			if (value !== undefined) results[itemIndex] = { json: operation.describe!(client, value), pairedItem: { item: itemIndex } };
-		});
-		return results;
-	}
-
 	const failures: Array<{ itemIndex: number; error: Error }> = [];
-	await forEachWithConcurrency(items.length, settings.concurrency, signal, async (itemIndex) => {
-		const value = prepared[itemIndex];
-		if (value === undefined) return;
-		// Without Continue On Fail the node stops at the first error: start nothing new.
-		if (failures.length) return;
-		prepared[itemIndex] = undefined;
-		try {
-			results[itemIndex] = { json: await operation.send(client, value), pairedItem: { item: itemIndex } };
-		} catch (error) {
-			const nodeError = toNodeError(this, error, itemIndex);
-			if (continueOnFail) results[itemIndex] = errorItem(itemIndex, nodeError);
-			else failures.push({ itemIndex, error: nodeError });
+	const fail = (itemIndex: number, error: unknown) => {
+		const nodeError = toNodeError(this, error, itemIndex);
+		if (continueOnFail) results[itemIndex] = errorItem(itemIndex, nodeError);
+		else failures.push({ itemIndex, error: nodeError });
+	};
+
+	if (operation.isDryRun?.call(this)) {
+		for (let itemIndex = 0; itemIndex < items.length && !failures.length; itemIndex++) {
+			try {
+				const prepared = operation.prepare.call(this, itemIndex, credentials);
+				results[itemIndex] = { json: operation.describe!(client, prepared), pairedItem: { item: itemIndex } };
+			} catch (error) {
+				fail(itemIndex, error);
+			}
 		}
-	});
+	} else {
+		// Each worker reads and checks its item, then sends it, so n8n's expression evaluation
+		// overlaps with the network wait of the items in flight.
+		await forEachWithConcurrency(items.length, settings.concurrency, signal, async (itemIndex) => {
+			// Without Continue On Fail the node stops at the first error: start nothing new.
+			if (failures.length) return;
+			try {
+				const prepared = operation.prepare.call(this, itemIndex, credentials);
+				results[itemIndex] = { json: await operation.send(client, prepared), pairedItem: { item: itemIndex } };
+			} catch (error) {
+				fail(itemIndex, error);
+			}
+		});
+	}
 	if (signal?.aborted) {
 		// n8n marks the execution cancelled (not failed) when the node ends with its own error type.
 		throw signal.reason instanceof ExecutionCancelledError

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { IDataObject } from 'n8n-workflow';
 
 import { PATHS, type RecordedRequest, type VippsSimulator } from '../../simulator/VippsSimulator';
+import { HUBSPOT_HEADERS, SCHEDULED_RUN, hubSpotContact, webhookCall } from '../fixtures/triggerItems';
 import { simulatorCredential, startSimulator } from '../workflow/fixtures';
 import { N8N_VERSION, type ExecuteResult, type ImportedCredential } from './kit';
 import {
@@ -66,7 +67,7 @@ async function run(workflow: WorkflowJson): Promise<{ result: ExecuteResult; req
 const calls = (requests: RecordedRequest[]) => requests.map((request) => `${request.status} ${request.path}`);
 
 // ---------------------------------------------------------------------------------------------
-// What each trigger emits, in the shapes n8n's own trigger nodes produce (as in test/examples).
+// What each trigger emits, in the shapes n8n's own trigger nodes produce (more in test/fixtures/triggerItems.ts).
 
 /** Form Trigger v2.6: one field per form field (the checkbox as the list of ticked labels), submittedAt, formMode. */
 const FORM_SUBMISSION: IDataObject = {
@@ -74,45 +75,6 @@ const FORM_SUBMISSION: IDataObject = {
 	loyaltyMember: ['I am a loyalty member'],
 	submittedAt: '2026-03-02T09:00:00.000+01:00',
 	formMode: 'production',
-};
-
-/** Webhook v2 for a JSON POST: headers, params, query, body, webhookUrl, executionMode. */
-function webhookCall(path: string, body: IDataObject, headers: IDataObject): IDataObject {
-	return {
-		headers: { host: 'n8n.example.no', 'content-type': 'application/json', 'content-length': String(JSON.stringify(body).length), ...headers },
-		params: {},
-		query: {},
-		body,
-		webhookUrl: `https://n8n.example.no/webhook/${path}`,
-		executionMode: 'production',
-	};
-}
-
-/** A contact as HubSpot's "Send a webhook" action posts it: each property as `{ value }`. */
-function hubSpotContact(properties: Record<string, string>): IDataObject {
-	return {
-		objectId: 51,
-		objectType: 'CONTACT',
-		portalId: 62515,
-		properties: Object.fromEntries(Object.entries(properties).map(([name, value]) => [name, { value, timestamp: 1772442000000, source: 'CRM_UI' }])),
-	};
-}
-
-const HUBSPOT = { 'user-agent': 'HubSpot Connect 2.0 (http://dev.hubspot.com/) - WebhooksExecutorDaemon-executor' };
-
-/** Schedule Trigger v1.4 at 09:00 on Monday 2 March 2026 in Oslo. */
-const SCHEDULED_RUN: IDataObject = {
-	timestamp: '2026-03-02T09:00:00.004+01:00',
-	'Readable date': 'March 2nd 2026, 9:00:00 am',
-	'Readable time': '9:00:00 am',
-	'Day of week': 'Monday',
-	Year: '2026',
-	Month: 'March',
-	'Day of month': '02',
-	Hour: '09',
-	Minute: '00',
-	Second: '00',
-	Timezone: 'Europe/Oslo (UTC+01:00)',
 };
 
 const SCANNED_QR_CODE = 'https://qr.vipps.no/p/5ZcG8qkwbG0xU1Sd';
@@ -158,7 +120,7 @@ describe('the examples, executed by `n8n execute`', () => {
 	itN8n('crm-contact-updated.json: routes a loyalty member through If to Vipps Check-in', async () => {
 		const contact = hubSpotContact({ firstname: 'Kari', mobilephone: '+47 912 34 567', loyalty_member: 'true' });
 		const { result, requests } = await run(
-			headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT)),
+			headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT_HEADERS, 'production')),
 		);
 
 		expect(result.error).toBeNull();
@@ -174,7 +136,7 @@ describe('the examples, executed by `n8n execute`', () => {
 	itN8n('crm-contact-updated.json: sends nothing to Vipps for a non-member', async () => {
 		const contact = hubSpotContact({ firstname: 'Ola', mobilephone: '98765432', loyalty_member: 'false' });
 		const { result, requests } = await run(
-			headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT)),
+			headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT_HEADERS, 'production')),
 		);
 
 		expect(result.error).toBeNull();
@@ -236,7 +198,7 @@ describe('the examples, executed by `n8n execute`', () => {
 	itN8n('qr-code-to-check-in.json: exchanges the scanned code for the phone number and checks it in, both calls on one token', async () => {
 		simulator.registerPersonalQrCode(SCANNED_QR_CODE, '4748123456');
 		const { result, requests } = await run(
-			headlessCopy(loadExample('qr-code-to-check-in.json'), webhookCall('vipps-qr-scan', { qrCode: SCANNED_QR_CODE }, { 'user-agent': 'till-scanner/1.0' })),
+			headlessCopy(loadExample('qr-code-to-check-in.json'), webhookCall('vipps-qr-scan', { qrCode: SCANNED_QR_CODE }, { 'user-agent': 'till-scanner/1.0' }, 'production')),
 		);
 
 		expect(result.error).toBeNull();

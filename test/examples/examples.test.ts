@@ -20,6 +20,7 @@ import {
 
 import { BASE_NODES, REPOSITORY_ROOT, loadPackage, runWorkflow, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
 import type { VippsSimulator } from '../../simulator/VippsSimulator';
+import { HUBSPOT_HEADERS, SCHEDULED_RUN, hubSpotContact, webhookCall } from '../fixtures/triggerItems';
 import { VIPPS_NODE_TYPE, simulatorCredential, startSimulator } from '../workflow/fixtures';
 
 const EXAMPLES_DIR = join(REPOSITORY_ROOT, 'examples');
@@ -118,57 +119,12 @@ async function formSubmission(formNode: INode, answers: { phone: string; ticked:
 	return await prepareFormReturnItem(context, fields, 'test', true);
 }
 
-/** What the Webhook node (v2) emits for a JSON POST: headers, params, query, body, webhookUrl, executionMode. */
-function webhookCall(webhookNode: INode, body: IDataObject, headers: IDataObject): INodeExecutionData {
-	return {
-		json: {
-			headers: {
-				host: 'n8n.example.no',
-				'content-type': 'application/json',
-				'content-length': String(JSON.stringify(body).length),
-				...headers,
-			},
-			params: {},
-			query: {},
-			body,
-			webhookUrl: `https://n8n.example.no/webhook-test/${webhookNode.parameters.path as string}`,
-			executionMode: 'test',
-		},
-	};
-}
-
-/** A contact as HubSpot's workflow action "Send a webhook" posts it: each property as `{ value }`. */
-function hubSpotContact(properties: Record<string, string>): IDataObject {
-	return {
-		objectId: 51,
-		objectType: 'CONTACT',
-		portalId: 62515,
-		properties: Object.fromEntries(
-			Object.entries(properties).map(([name, value]) => [name, { value, timestamp: 1772442000000, source: 'CRM_UI' }]),
-		),
-	};
-}
-
-const HUBSPOT_HEADERS = { 'user-agent': 'HubSpot Connect 2.0 (http://dev.hubspot.com/) - WebhooksExecutorDaemon-executor' };
-
-/** The Schedule Trigger's item for a run at 09:00 on Monday 2 March 2026 in Oslo. */
-const SCHEDULED_RUN: INodeExecutionData = {
-	json: {
-		timestamp: '2026-03-02T09:00:00.004+01:00',
-		'Readable date': 'March 2nd 2026, 9:00:00 am',
-		'Readable time': '9:00:00 am',
-		'Day of week': 'Monday',
-		Year: '2026',
-		Month: 'March',
-		'Day of month': '02',
-		Hour: '09',
-		Minute: '00',
-		Second: '00',
-		Timezone: 'Europe/Oslo (UTC+01:00)',
-	},
-};
-
 // ---------------------------------------------------------------------------------------------
+
+/** The Webhook node's item for a call to this example's webhook, as in the editor's test mode. */
+function webhookItem(webhookNode: INode, body: IDataObject, headers: IDataObject): INodeExecutionData {
+	return { json: webhookCall(webhookNode.parameters.path as string, body, headers, 'test') };
+}
 
 describe('running the examples', () => {
 	let simulator: VippsSimulator;
@@ -209,7 +165,7 @@ describe('running the examples', () => {
 	describe('crm-contact-updated.json', () => {
 		it('routes a loyalty member to Vipps Check-in', async () => {
 			const run = await runExample('crm-contact-updated.json', simulator, (_, webhook) => [
-				webhookCall(webhook, hubSpotContact({ firstname: 'Kari', mobilephone: '+47 912 34 567', loyalty_member: 'true' }), HUBSPOT_HEADERS),
+				webhookItem(webhook, hubSpotContact({ firstname: 'Kari', mobilephone: '+47 912 34 567', loyalty_member: 'true' }), HUBSPOT_HEADERS),
 			]);
 
 			expect(run.error).toBeUndefined();
@@ -227,7 +183,7 @@ describe('running the examples', () => {
 			['no loyalty_member property at all', {}],
 		])('sends nothing to Vipps for a non-member (%s) and routes the contact to "Not a member"', async (_label, membership) => {
 			const run = await runExample('crm-contact-updated.json', simulator, (_, webhook) => [
-				webhookCall(webhook, hubSpotContact({ firstname: 'Ola', mobilephone: '98765432', ...membership }), HUBSPOT_HEADERS),
+				webhookItem(webhook, hubSpotContact({ firstname: 'Ola', mobilephone: '98765432', ...membership }), HUBSPOT_HEADERS),
 			]);
 
 			expect(run.error).toBeUndefined();
@@ -241,7 +197,7 @@ describe('running the examples', () => {
 
 	describe('scheduled-bulk-check-in.json', () => {
 		it('sends the valid numbers, turns the invalid ones into error items, and summarises sent vs failed', async () => {
-			const run = await runExample('scheduled-bulk-check-in.json', simulator, () => [SCHEDULED_RUN]);
+			const run = await runExample('scheduled-bulk-check-in.json', simulator, () => [{ json: SCHEDULED_RUN }]);
 
 			expect(run.error).toBeUndefined();
 			const customers = jsonOf(run.itemsOf('One item per customer'));
@@ -296,7 +252,7 @@ describe('running the examples', () => {
 		it('exchanges the scanned code for a phone number and checks that number in', async () => {
 			simulator.registerPersonalQrCode(SCANNED, '4748123456');
 			const run = await runExample('qr-code-to-check-in.json', simulator, (_, webhook) => [
-				webhookCall(webhook, { qrCode: SCANNED }, { 'user-agent': 'till-scanner/1.0' }),
+				webhookItem(webhook, { qrCode: SCANNED }, { 'user-agent': 'till-scanner/1.0' }),
 			]);
 
 			expect(run.error).toBeUndefined();
@@ -312,7 +268,7 @@ describe('running the examples', () => {
 
 		it('stops at the exchange and checks nobody in when Vipps does not know the code', async () => {
 			const run = await runExample('qr-code-to-check-in.json', simulator, (_, webhook) => [
-				webhookCall(webhook, { qrCode: 'not a personal QR code' }, { 'user-agent': 'till-scanner/1.0' }),
+				webhookItem(webhook, { qrCode: 'not a personal QR code' }, { 'user-agent': 'till-scanner/1.0' }),
 			]);
 
 			expect(run.error).toBeDefined();

@@ -31,6 +31,20 @@ async function stillPending(promise: Promise<unknown>): Promise<boolean> {
 	return !settled;
 }
 
+/** A caller arriving at `heldAt` (fake clock) is still held; one arriving at `freeAt` goes through. */
+async function expectHeldThenFree(pacer: RequestPacer, clock: FakeClock, heldAt: number, freeAt: number): Promise<void> {
+	clock.time = heldAt;
+	const abort = new AbortController();
+	const early = pacer.acquire(abort.signal);
+	await realDelay(5);
+	expect(await stillPending(early)).toBe(true);
+	abort.abort();
+	await expect(early).rejects.toBeDefined();
+
+	clock.time = freeAt;
+	expect(await stillPending(pacer.acquire())).toBe(false);
+}
+
 async function acquireMany(pacer: RequestPacer, count: number): Promise<PacerSlot[]> {
 	const slots: PacerSlot[] = [];
 	for (let i = 0; i < count; i++) slots.push(await pacer.acquire());
@@ -243,16 +257,7 @@ describe('RequestPacer: throttled()', () => {
 		slot.throttled(undefined);
 		slot.release();
 
-		clock.time = throttledAt + 999;
-		const abort = new AbortController();
-		const early = pacer.acquire(abort.signal);
-		await realDelay(5);
-		expect(await stillPending(early)).toBe(true);
-		abort.abort();
-		await expect(early).rejects.toBeDefined();
-
-		clock.time = throttledAt + 1_000;
-		expect(await stillPending(pacer.acquire())).toBe(false);
+		await expectHeldThenFree(pacer, clock, throttledAt + 999, throttledAt + 1_000);
 	});
 
 	it('does not shorten a pause when a later 429 asks for less', async () => {
@@ -265,16 +270,7 @@ describe('RequestPacer: throttled()', () => {
 		a.release();
 		b.release();
 
-		clock.time = throttledAt + 4_000;
-		const abort = new AbortController();
-		const early = pacer.acquire(abort.signal);
-		await realDelay(5);
-		expect(await stillPending(early)).toBe(true);
-		abort.abort();
-		await expect(early).rejects.toBeDefined();
-
-		clock.time = throttledAt + 5_000;
-		expect(await stillPending(pacer.acquire())).toBe(false);
+		await expectHeldThenFree(pacer, clock, throttledAt + 4_000, throttledAt + 5_000);
 	});
 });
 

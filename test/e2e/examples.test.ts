@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { IDataObject } from 'n8n-workflow';
 
 import { PATHS, type RecordedRequest, type VippsSimulator } from '../../simulator/VippsSimulator';
+import { BULK_CHECKED_IN, BULK_CUSTOMER_NAMES, expectBulkRefusals } from '../fixtures/bulkExample';
 import { HUBSPOT_HEADERS, SCHEDULED_RUN, hubSpotContact, webhookCall } from '../fixtures/triggerItems';
 import { simulatorCredential, startSimulator } from '../workflow/fixtures';
 import { N8N_VERSION, type ExecuteResult, type ImportedCredential } from './kit';
@@ -150,34 +151,14 @@ describe('the examples, executed by `n8n execute`', () => {
 
 		expect(result.error).toBeNull();
 		const customers = jsonOf(itemsOf(result, 'One item per customer'));
-		expect(customers.map((customer) => customer.name)).toEqual([
-			'Kari Nordmann',
-			'Ola Hansen',
-			'Per Olsen',
-			'Anna Berg',
-			'Lars Svensson',
-			'Test Testesen',
-			'Nina Dahl',
-		]);
+		expect(customers.map((customer) => customer.name)).toEqual(BULK_CUSTOMER_NAMES);
 
 		const results = itemsOf(result, 'Vipps Check-in');
 		// Item i of the output answers customer i: n8n's item linking ($('One item per customer').item) holds.
 		expect(results.map((item) => item.pairedItem)).toEqual(customers.map((_, item) => ({ item })));
-		expect(jsonOf(results.slice(0, 4))).toEqual([
-			checkedIn('4791234567', true),
-			checkedIn('4798765432', true),
-			checkedIn('4740000000', true),
-			checkedIn('4741234567', false),
-		]);
+		expect(jsonOf(results.slice(0, 4))).toEqual(BULK_CHECKED_IN.map(({ phoneNumber, isMember }) => checkedIn(phoneNumber, isMember)));
 		const failed = jsonOf(results.slice(4));
-		expect(failed.map((item) => Object.keys(item).sort())).toEqual([
-			['description', 'error'],
-			['description', 'error'],
-			['description', 'error'],
-		]);
-		expect(failed[0].error).toMatch(/^Phone Number: .*Norwegian.*\+47/);
-		expect(failed[1].error).toMatch(/^Phone Number: .*"ring meg".*letters/);
-		expect(failed[2].error).toMatch(/^Phone Number: .*"9123"/);
+		expectBulkRefusals(failed);
 		expect(failed.map((item) => item.description)).toEqual(Array(3).fill(expect.stringMatching(/^Nothing was sent for this item\./)));
 
 		// One token for the whole run, then one check-in per valid number; the invalid ones never leave n8n.

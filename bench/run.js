@@ -7,13 +7,15 @@
 //
 //   npm run bench               (= npm run build && node bench/run.js; 5–9 minutes)
 //   node bench/run.js --quick   a smoke: fewer, smaller scenarios (about a minute)
-//   node bench/run.js --help    the other options (--repeat, --only, --diyb-10k, --keep, --package, --out)
+//   node bench/run.js --help    the other options (--repeat, --only, --diyb-10k, --keep, --package, --out, --cpu-prof)
 //
 // Flows (each its own workflow, items generated inside n8n by a Set expression + Split Out):
 //   ours      Vipps Check-in with default settings (concurrency 32, no rate cap)
 //   diyA      HTTP Request "Get token" (Execute Once) + HTTP Request per check-in, response as text
 //   diyA-cof  the same with On Error = Continue (regular output): counts the lost items
 //   diyB      diyA with the HTTP Request node's batching tuned to the 100 req/s gateway limit
+//   dryRun    this node with Dry Run on: n8n reading and checking every item, nothing sent
+//             (the CPU floor: what n8n's expression evaluation costs before any HTTP)
 //   baseline  only produces the items (memory reference)
 //   echo      produces the items and maps each to an output item shaped like ours, without HTTP
 //             (memory reference: what the items themselves cost)
@@ -55,6 +57,7 @@ function parseArgs(argv) {
 		diyB10k: false,
 		packageDir: REPO,
 		out: path.join(__dirname, 'results', 'latest.json'),
+		cpuProfDir: null,
 	};
 	for (const arg of argv) {
 		if (arg === '--quick') args.quick = true;
@@ -64,6 +67,7 @@ function parseArgs(argv) {
 		else if (arg.startsWith('--repeat=')) args.repeat = Math.max(1, Number(arg.slice(9)) || 1);
 		else if (arg.startsWith('--package=')) args.packageDir = path.resolve(arg.slice(10));
 		else if (arg.startsWith('--out=')) args.out = path.resolve(arg.slice(6));
+		else if (arg.startsWith('--cpu-prof=')) args.cpuProfDir = path.resolve(arg.slice(11));
 		else if (arg === '--help' || arg === '-h') {
 			console.log(USAGE);
 			process.exit(0);
@@ -72,14 +76,16 @@ function parseArgs(argv) {
 	return args;
 }
 
-const USAGE = `Usage: node bench/run.js [--quick] [--repeat=N] [--only=<scenario>[,…]] [--diyb-10k] [--keep] [--package=<dir>] [--out=<file>]
+const USAGE = `Usage: node bench/run.js [--quick] [--repeat=N] [--only=<scenario>[,…]] [--diyb-10k] [--keep] [--package=<dir>] [--out=<file>] [--cpu-prof=<dir>]
   --quick      a smoke: 100 items open, 300 items behind the gateway, no repeats (about a minute)
   --repeat=N   runs of this node and DIY A in the target scenarios (default 3; the median counts)
   --diyb-10k   also run DIY B with 10,000 items (adds ~2.5 min: its batching caps it at ~91 req/s)
   --only=…     scenario ids: open-100, open-1000, open-10000, gateway100-1000
   --keep       keep the n8n user folder (workflows, credential, database) and print its path
   --package=…  bench another build of the package (a directory with dist/ and package.json)
-  --out=…      where the JSON results go (default bench/results/latest.json)`;
+  --out=…      where the JSON results go (default bench/results/latest.json)
+  --cpu-prof=… write a V8 CPU profile of every n8n process into this folder (slows n8n down:
+               for finding where time goes, not for the figures)`;
 
 /**
  * `repeat` names the flows run several times (interleaved with the others, median reported):
@@ -94,7 +100,13 @@ function scenarios({ quick, repeat, diyB10k }) {
 	}
 	return [
 		{ id: 'open-100', items: 100, gatewayRps: null, flows: ['ours', 'diyA', 'diyB'], repeat: {} },
-		{ id: 'open-1000', items: 1000, gatewayRps: null, flows: ['ours', 'diyA', 'diyB'], repeat: { ours: repeat, diyA: repeat } },
+		{
+			id: 'open-1000',
+			items: 1000,
+			gatewayRps: null,
+			flows: ['ours', 'diyA', 'diyB', 'dryRun'],
+			repeat: { ours: repeat, diyA: repeat, dryRun: repeat },
+		},
 		{
 			id: 'open-10000',
 			items: 10000,
@@ -156,15 +168,21 @@ function itemSource() {
 	];
 }
 
-function oursWorkflow(credential) {
-	return chain('bench: ours', [
+function oursWorkflow(credential, { dryRun = false } = {}) {
+	return chain(dryRun ? 'bench: ours, dry run' : 'bench: ours', [
 		trigger(),
 		...itemSource(),
 		node(
 			'Vipps Check-in',
 			NODE_TYPE,
 			1,
-			{ resource: 'checkIn', operation: 'send', phoneNumber: '={{ $json.phone }}', isMember: '={{ $json.member }}', options: {} },
+			{
+				resource: 'checkIn',
+				operation: 'send',
+				phoneNumber: '={{ $json.phone }}',
+				isMember: '={{ $json.member }}',
+				options: dryRun ? { dryRun: true } : {},
+			},
 			{ credentials: { [CREDENTIAL_TYPE]: { id: credential.id, name: credential.name } } },
 		),
 	]);
@@ -266,6 +284,7 @@ const SEND_NODE = {
 	diyA: 'Check-in (HTTP Request)',
 	'diyA-cof': 'Check-in (HTTP Request)',
 	diyB: 'Check-in (HTTP Request)',
+	dryRun: 'Vipps Check-in',
 	baseline: 'One item per customer',
 	echo: 'Echo',
 };
@@ -275,6 +294,7 @@ const FLOW_LABEL = {
 	diyA: 'DIY A: HTTP Request',
 	'diyA-cof': 'DIY A + Continue On Fail',
 	diyB: `DIY B: batching ${DIY_B_BATCH.batchSize}/${DIY_B_BATCH.batchInterval} ms`,
+	dryRun: 'reference: this node, Dry Run',
 	baseline: 'baseline: items only',
 	echo: 'reference: items + echo Set',
 };
@@ -464,7 +484,7 @@ async function runOnce({ sim, env, workflowId, flow, scenario, timeoutMs, extraE
 	const errorItems = output.filter((item) => item.json && item.json.error !== undefined).length;
 	const checkIns = sim.checkInRequests();
 	const tokens = sim.tokenRequests();
-	const isSend = flow !== 'baseline' && flow !== 'echo';
+	const isSend = isSendFlow(flow);
 	const deliveredCount = isSend ? delivered(sim) : null;
 	const tokenNode = result.runData?.['Get token']?.[0];
 	let firstArrival = null;
@@ -521,7 +541,7 @@ function round(value, digits = 2) {
 	return Math.round(value * factor) / factor;
 }
 
-const isSendFlow = (flow) => flow !== 'baseline' && flow !== 'echo';
+const isSendFlow = (flow) => flow !== 'baseline' && flow !== 'echo' && flow !== 'dryRun';
 
 /** The time a perfect client needs: latency-bound at our default concurrency, or rate-bound. */
 function idealMs(scenario, concurrency) {
@@ -611,6 +631,7 @@ function checkTargets(rows, runs) {
 
 	const open1k = find('open-1000', 'ours');
 	const open1kDiy = find('open-1000', 'diyA');
+	const open1kDryRun = find('open-1000', 'dryRun');
 	if (open1k && open1kDiy) {
 		add(
 			'open, 1,000 items: node time ≤ 1.25× DIY A',
@@ -620,7 +641,11 @@ function checkTargets(rows, runs) {
 		add(
 			'open, 1,000 items: node time ≤ 1.5× ideal',
 			open1k.ratioToIdeal !== null && open1k.ratioToIdeal <= 1.5 && open1k.allDelivered,
-			`${open1k.nodeTimeMs} ms vs ideal ${open1k.idealMs} ms = ${open1k.ratioToIdeal}×`,
+			`${open1k.nodeTimeMs} ms vs ideal ${open1k.idealMs} ms = ${open1k.ratioToIdeal}×` +
+				(open1kDryRun
+					? `; n8n reading the same items in this node without sending (Dry Run reference) ${open1kDryRun.nodeTimeMs} ms` +
+						` = ${round(open1kDryRun.nodeTimeMs / open1k.idealMs)}× the ideal`
+					: ''),
 		);
 	}
 	const gwOurs = rows.find((row) => row.gatewayRps && row.flow === 'ours');
@@ -721,7 +746,13 @@ async function main() {
 		folder = await kit.createUserFolder({ tarball });
 		log(`packed ${path.basename(tarball)}, installed as a community package in ${folder.userFolder}`);
 		// $env.BENCH_ITEMS sizes the item list per run without re-importing workflows.
-		const env = await kit.n8nEnv({ userFolder: folder.userFolder, extra: { N8N_BLOCK_ENV_ACCESS_IN_NODE: 'false' } });
+		const env = await kit.n8nEnv({
+			userFolder: folder.userFolder,
+			extra: {
+				N8N_BLOCK_ENV_ACCESS_IN_NODE: 'false',
+				...(args.cpuProfDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${args.cpuProfDir}` } : {}),
+			},
+		});
 		const [credential] = await kit.importCredentials(env, [
 			{
 				name: 'Vipps simulator',
@@ -739,6 +770,7 @@ async function main() {
 		const needed = new Set(list.flatMap((scenario) => scenario.flows));
 		const builders = {
 			ours: () => oursWorkflow(credential),
+			dryRun: () => oursWorkflow(credential, { dryRun: true }),
 			diyA: () => diyWorkflow('bench: DIY A', sim.baseUrl, sim.keys),
 			'diyA-cof': () => diyWorkflow('bench: DIY A, continue on fail', sim.baseUrl, sim.keys, { continueOnFail: true }),
 			diyB: () => diyWorkflow('bench: DIY B, batching', sim.baseUrl, sim.keys, { batching: DIY_B_BATCH }),

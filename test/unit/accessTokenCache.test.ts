@@ -157,6 +157,47 @@ describe('AccessTokenCache', () => {
 		});
 	});
 
+	describe('usableToken', () => {
+		it('has nothing before the first token, and asking fetches nothing', async () => {
+			expect(cache.usableToken(credentials())).toBeUndefined();
+			await settle();
+			expect(endpoint.count).toBe(0);
+		});
+
+		it('hands out the cached token at once while it is valid, without a request', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			endpoint.advance(HOUR_S * 1000 - 180_001);
+			expect(cache.usableToken(credentials())).toBe('token-1');
+			await settle();
+			expect(endpoint.count).toBe(1);
+		});
+
+		it('starts one background renewal in the renewal window and still hands out the old token', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			endpoint.advance(HOUR_S * 1000 - 180_000);
+			expect(cache.usableToken(credentials())).toBe('token-1');
+			expect(cache.usableToken(credentials())).toBe('token-1');
+			await settle();
+			expect(endpoint.count).toBe(2);
+			endpoint.answer('token-2', HOUR_S);
+			await settle();
+			expect(cache.usableToken(credentials())).toBe('token-2');
+		});
+
+		it('has nothing within the hard margin of expiry, so callers wait for a new token', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			endpoint.advance(HOUR_S * 1000 - 30_000);
+			expect(cache.usableToken(credentials())).toBeUndefined();
+		});
+
+		it('has nothing for other credentials or after the token was invalidated', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			expect(cache.usableToken(credentials({ clientSecret: 'rotated-secret' }))).toBeUndefined();
+			cache.invalidate(credentials(), 'token-1');
+			expect(cache.usableToken(credentials())).toBeUndefined();
+		});
+	});
+
 	describe('keyOf', () => {
 		it('contains no secret, no client id and no readable part of them', () => {
 			const creds = credentials();

@@ -39,6 +39,8 @@ const BACKGROUND_RENEWAL_WINDOW_MS = 3 * 60_000;
 const HARD_EXPIRY_MARGIN_MS = 30_000;
 const RENEWAL_RETRY_INTERVAL_MS = 3_000;
 
+const keysByCredentials = new WeakMap<VippsCredentials, string>();
+
 export class AccessTokenCache {
 	private readonly entries = new Map<string, CacheEntry>();
 
@@ -47,27 +49,41 @@ export class AccessTokenCache {
 		private readonly now: () => number = () => Date.now(),
 	) {}
 
-	/** The key is a hash, so the cache's own map holds no secret in readable form. */
+	/**
+	 * The key is a hash, so the cache's own map holds no secret in readable form. Every request
+	 * asks for it, so it is hashed once per credentials object (they are never changed).
+	 */
 	static keyOf(credentials: VippsCredentials): string {
-		const parts = [
-			credentials.baseUrl,
-			credentials.clientId,
-			credentials.clientSecret,
-			credentials.subscriptionKey,
-			credentials.merchantSerialNumber ?? '',
-		];
-		return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+		let key = keysByCredentials.get(credentials);
+		if (key === undefined) {
+			const parts = [
+				credentials.baseUrl,
+				credentials.clientId,
+				credentials.clientSecret,
+				credentials.subscriptionKey,
+				credentials.merchantSerialNumber ?? '',
+			];
+			key = createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+			keysByCredentials.set(credentials, key);
+		}
+		return key;
 	}
 
 	async getToken(credentials: VippsCredentials): Promise<string> {
-		const entry = this.entryFor(credentials);
+		return this.usableToken(credentials) ?? (await this.renew(this.entryFor(credentials), credentials)).value;
+	}
+
+	/**
+	 * The cached token while it may still be used, starting its background renewal when due;
+	 * undefined when callers must wait for a new one. Lets the common case skip a promise.
+	 */
+	usableToken(credentials: VippsCredentials): string | undefined {
+		const entry = this.entries.get(AccessTokenCache.keyOf(credentials));
+		const token = entry?.token;
 		const now = this.now();
-		const token = entry.token;
-		if (token && now < token.expiresAt) {
-			if (now >= token.renewAt) this.renewInBackground(entry, credentials, now);
-			return token.value;
-		}
-		return (await this.renew(entry, credentials)).value;
+		if (!entry || !token || now >= token.expiresAt) return undefined;
+		if (now >= token.renewAt) this.renewInBackground(entry, credentials, now);
+		return token.value;
 	}
 
 	/**

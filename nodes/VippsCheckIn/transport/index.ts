@@ -300,6 +300,8 @@ export class VippsApiClient {
 		const key = AccessTokenCache.keyOf(credentials);
 		const earlierFailure = this.tokenFailures.get(key);
 		if (earlierFailure) return Promise.reject(earlierFailure);
+		const cached = accessTokenCache.usableToken(credentials);
+		if (cached !== undefined) return Promise.resolve(cached);
 		const token = abortable(accessTokenCache.getToken(credentials), this.options.signal);
 		token.catch((error: Error) => {
 			if (!this.options.signal?.aborted) this.tokenFailures.set(key, error);

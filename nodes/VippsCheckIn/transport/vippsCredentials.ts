@@ -31,13 +31,13 @@ export interface VippsSystemHeaders {
 }
 
 export interface VippsCredentials {
-	environment: VippsEnvironment;
-	baseUrl: string;
-	clientId: string;
-	clientSecret: string;
-	subscriptionKey: string;
-	merchantSerialNumber?: string;
-	systemHeaders: VippsSystemHeaders;
+	readonly environment: VippsEnvironment;
+	readonly baseUrl: string;
+	readonly clientId: string;
+	readonly clientSecret: string;
+	readonly subscriptionKey: string;
+	readonly merchantSerialNumber?: string;
+	readonly systemHeaders: VippsSystemHeaders;
 }
 
 export class InvalidCredentialsError extends Error {

@@ -1,0 +1,75 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+import { forEachWithConcurrency } from '../../nodes/VippsCheckIn/actions/batch';
+
+/** A task that stays open until the test ends it, recording what happened in order. */
+function controllableTasks() {
+	const events: string[] = [];
+	const open = new Map<number, () => void>();
+	const task = (index: number) =>
+		new Promise<void>((resolve) => {
+			events.push(`start ${index}`);
+			open.set(index, () => {
+				open.delete(index);
+				events.push(`end ${index}`);
+				resolve();
+			});
+		});
+	return { events, open, task };
+}
+
+describe('forEachWithConcurrency', () => {
+	it('runs every index exactly once, never more than the limit at a time', async () => {
+		const { events, open, task } = controllableTasks();
+		let peak = 0;
+		const done = forEachWithConcurrency(25, 4, undefined, (index) => {
+			const running = task(index);
+			peak = Math.max(peak, open.size);
+			return running;
+		});
+		while (events.filter((event) => event.startsWith('end')).length < 25) {
+			await nextTurn();
+			// End the oldest open task each turn.
+			const [oldest] = open.keys();
+			if (oldest !== undefined) open.get(oldest)!();
+		}
+		await done;
+		const started = events.filter((event) => event.startsWith('start')).map((event) => Number(event.slice(6)));
+		expect(started).toEqual(Array.from({ length: 25 }, (_, index) => index));
+		expect(peak).toBe(4);
+	});
+
+	it('lets I/O run between worker starts, so the first request leaves before later items are read', async () => {
+		const events: string[] = [];
+		const done = forEachWithConcurrency(3, 3, undefined, async (index) => {
+			events.push(`read ${index}`);
+			// Stands for the socket work of the request item 0 starts.
+			if (index === 0) setImmediate(() => events.push('request 0 on the wire'));
+			await new Promise((resolve) => setTimeout(resolve, 5));
+		});
+		await done;
+		expect(events).toEqual(['read 0', 'request 0 on the wire', 'read 1', 'read 2']);
+	});
+
+	it('starts nothing once the signal is aborted', async () => {
+		const controller = new AbortController();
+		const { events, open, task } = controllableTasks();
+		const done = forEachWithConcurrency(10, 2, controller.signal, task);
+		await nextTurn();
+		await nextTurn();
+		expect(events).toEqual(['start 0', 'start 1']);
+		controller.abort();
+		for (const end of [...open.values()]) end();
+		await done;
+		expect(events.filter((event) => event.startsWith('start'))).toEqual(['start 0', 'start 1']);
+	});
+
+	it("rejects with a failing task's error, also when it fails while workers are still starting", async () => {
+		const failure = new Error('task failed');
+		const done = forEachWithConcurrency(5, 5, undefined, async (index) => {
+			if (index === 0) throw failure;
+			await nextTurn();
+		});
+		await expect(done).rejects.toBe(failure);
+	});
+});

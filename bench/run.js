@@ -5,7 +5,7 @@
 // in real n8n (headless `n8n execute`, the product users run) against the local Vipps simulator
 // on loopback with 50 ms of added latency.
 //
-//   npm run bench               (= npm run build && node bench/run.js; 5–9 minutes)
+//   npm run bench               (= npm run build && node bench/run.js; 5–7 minutes)
 //   node bench/run.js --quick   a smoke: fewer, smaller scenarios (about a minute)
 //   node bench/run.js --help    the other options (--repeat, --only, --diyb-10k, --keep, --package, --out, --cpu-prof)
 //
@@ -53,7 +53,7 @@ function parseArgs(argv) {
 		quick: false,
 		keep: false,
 		only: null,
-		repeat: 3,
+		repeat: 5,
 		diyB10k: false,
 		packageDir: REPO,
 		out: path.join(__dirname, 'results', 'latest.json'),
@@ -78,7 +78,7 @@ function parseArgs(argv) {
 
 const USAGE = `Usage: node bench/run.js [--quick] [--repeat=N] [--only=<scenario>[,…]] [--diyb-10k] [--keep] [--package=<dir>] [--out=<file>] [--cpu-prof=<dir>]
   --quick      a smoke: 100 items open, 300 items behind the gateway, no repeats (about a minute)
-  --repeat=N   runs of this node and DIY A in the target scenarios (default 3; the median counts)
+  --repeat=N   runs of this node, DIY A and the Dry Run reference in the target scenarios (default 5; the median counts)
   --diyb-10k   also run DIY B with 10,000 items (adds ~2.5 min: its batching caps it at ~91 req/s)
   --only=…     scenario ids: open-100, open-1000, open-10000, gateway100-1000
   --keep       keep the n8n user folder (workflows, credential, database) and print its path

@@ -71,18 +71,29 @@ class FakeTokenEndpoint {
 /** Lets pending promise callbacks run (one macrotask turn). */
 const settle = () => nextTurn();
 
-/** Fetches the first token: `token-1`, with the given lifetime. */
-async function primed(
+/**
+ * Asks for a token that takes a fetch: checks that the caller waits and that the fetch is token
+ * request number `fetchNumber`, answers it with `token`, and expects the caller to get that token.
+ */
+async function fetchedToken(
 	endpoint: FakeTokenEndpoint,
 	cache: AccessTokenCache,
-	lifetimeS: number,
-	creds = credentials(),
+	{ fetchNumber, token, lifetimeS = HOUR_S, creds = credentials() }: { fetchNumber: number; token: string; lifetimeS?: number; creds?: VippsCredentials },
 ): Promise<void> {
-	const first = cache.getToken(creds);
+	let settled = false;
+	const pending = cache.getToken(creds).finally(() => {
+		settled = true;
+	});
 	await settle();
-	endpoint.answer('token-1', lifetimeS);
-	await expect(first).resolves.toBe('token-1');
+	expect(settled).toBe(false);
+	expect(endpoint.count).toBe(fetchNumber);
+	endpoint.answer(token, lifetimeS);
+	await expect(pending).resolves.toBe(token);
 }
+
+/** Fetches the first token: `token-1`, with the given lifetime. */
+const primed = (endpoint: FakeTokenEndpoint, cache: AccessTokenCache, lifetimeS: number) =>
+	fetchedToken(endpoint, cache, { fetchNumber: 1, token: 'token-1', lifetimeS });
 
 describe('AccessTokenCache', () => {
 	let endpoint: FakeTokenEndpoint;
@@ -136,11 +147,7 @@ describe('AccessTokenCache', () => {
 			['Subscription Key', { subscriptionKey: 'another-key' }],
 		])('keeps a separate token when the %s differs', async (_what, difference) => {
 			await primed(endpoint, cache, HOUR_S);
-			const other = cache.getToken(credentials(difference));
-			await settle();
-			expect(endpoint.count).toBe(2);
-			endpoint.answer('token-2', HOUR_S);
-			await expect(other).resolves.toBe('token-2');
+			await fetchedToken(endpoint, cache, { fetchNumber: 2, token: 'token-2', creds: credentials(difference) });
 			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
 			await expect(cache.getToken(credentials(difference))).resolves.toBe('token-2');
 			expect(endpoint.count).toBe(2);
@@ -149,11 +156,7 @@ describe('AccessTokenCache', () => {
 		it('forgets every token on clear()', async () => {
 			await primed(endpoint, cache, HOUR_S);
 			cache.clear();
-			const next = cache.getToken(credentials());
-			await settle();
-			expect(endpoint.count).toBe(2);
-			endpoint.answer('token-2', HOUR_S);
-			await expect(next).resolves.toBe('token-2');
+			await fetchedToken(endpoint, cache, { fetchNumber: 2, token: 'token-2' });
 		});
 	});
 
@@ -261,15 +264,7 @@ describe('AccessTokenCache', () => {
 
 			// Past the hard margin, callers wait for the renewal already under way.
 			endpoint.time = receivedAt + waitFromMs;
-			let settled = false;
-			const waiting = cache.getToken(credentials()).finally(() => {
-				settled = true;
-			});
-			await settle();
-			expect(settled).toBe(false);
-			expect(endpoint.count).toBe(2);
-			endpoint.answer('token-2', lifetimeS);
-			await expect(waiting).resolves.toBe('token-2');
+			await fetchedToken(endpoint, cache, { fetchNumber: 2, token: 'token-2', lifetimeS });
 			expect(endpoint.count).toBe(2);
 		});
 
@@ -286,15 +281,7 @@ describe('AccessTokenCache', () => {
 		it('makes callers wait for a new token when the old one expired with no renewal under way', async () => {
 			await primed(endpoint, cache, HOUR_S);
 			endpoint.advance(HOUR_S * 1000 + 5_000);
-			let settled = false;
-			const waiting = cache.getToken(credentials()).finally(() => {
-				settled = true;
-			});
-			await settle();
-			expect(settled).toBe(false);
-			expect(endpoint.count).toBe(2);
-			endpoint.answer('token-2', HOUR_S);
-			await expect(waiting).resolves.toBe('token-2');
+			await fetchedToken(endpoint, cache, { fetchNumber: 2, token: 'token-2' });
 		});
 
 		it('counts the lifetime from when the token arrived, not from when it was asked for', async () => {
@@ -381,11 +368,7 @@ describe('AccessTokenCache', () => {
 
 			// Within 3 s of that failure, but past the hard margin: the caller must get a fresh fetch.
 			endpoint.time = receivedAt + HOUR_S * 1000 - 30_000;
-			const waiting = cache.getToken(credentials());
-			await settle();
-			expect(endpoint.count).toBe(3);
-			endpoint.answer('token-2', HOUR_S);
-			await expect(waiting).resolves.toBe('token-2');
+			await fetchedToken(endpoint, cache, { fetchNumber: 3, token: 'token-2' });
 		});
 	});
 
@@ -393,20 +376,13 @@ describe('AccessTokenCache', () => {
 		it('drops the rejected token so the next call fetches a new one', async () => {
 			await primed(endpoint, cache, HOUR_S);
 			cache.invalidate(credentials(), 'token-1');
-			const next = cache.getToken(credentials());
-			await settle();
-			expect(endpoint.count).toBe(2);
-			endpoint.answer('token-2', HOUR_S);
-			await expect(next).resolves.toBe('token-2');
+			await fetchedToken(endpoint, cache, { fetchNumber: 2, token: 'token-2' });
 		});
 
 		it('keeps a newer token when a late 401 names the old one', async () => {
 			await primed(endpoint, cache, HOUR_S);
 			cache.invalidate(credentials(), 'token-1');
-			const next = cache.getToken(credentials());
-			await settle();
-			endpoint.answer('token-2', HOUR_S);
-			await next;
+			await fetchedToken(endpoint, cache, { fetchNumber: 2, token: 'token-2' });
 
 			cache.invalidate(credentials(), 'token-1');
 			await expect(cache.getToken(credentials())).resolves.toBe('token-2');
@@ -416,10 +392,8 @@ describe('AccessTokenCache', () => {
 		it('leaves the tokens of other credential sets alone', async () => {
 			await primed(endpoint, cache, HOUR_S);
 			const otherCreds = credentials({ merchantSerialNumber: '999999' });
-			const other = cache.getToken(otherCreds);
-			await settle();
-			endpoint.answer('token-1', HOUR_S); // the same token text for another set
-			await other;
+			// The same token text for another set.
+			await fetchedToken(endpoint, cache, { fetchNumber: 2, token: 'token-1', creds: otherCreds });
 
 			cache.invalidate(otherCreds, 'token-1');
 			await expect(cache.getToken(credentials())).resolves.toBe('token-1');

@@ -594,7 +594,7 @@ function pad(text, width, right = false) {
 
 const COLUMNS = [
 	['scenario', 15, (r) => r.scenario],
-	['flow', 28, (r) => FLOW_LABEL[r.flow]],
+	['flow', 29, (r) => FLOW_LABEL[r.flow]],
 	['n', 1, (r) => r.runs, true],
 	['node ms', 7, (r) => r.nodeTimeMs, true],
 	['CPU ms', 6, (r) => r.nodeCpuMs, true],

@@ -36,7 +36,6 @@ const { N8N_VERSION, NODE_VERSION } = require(path.join(REPO, 'scripts', 'real-n
 
 const LATENCY_MS = 50;
 const GATEWAY_RPS = 100;
-const MSN = '123456';
 const PACKAGE_NAME = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).name;
 const PACKAGE_VERSION = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version;
 const NODE_TYPE = `${PACKAGE_NAME}.vippsCheckIn`;
@@ -190,8 +189,11 @@ function oursWorkflow(credential, { dryRun = false } = {}) {
 
 const header = (name, value) => ({ name, value });
 
-/** What a user builds without this package: token once, then one HTTP Request per check-in. */
-function diyWorkflow(name, simUrl, keys, { batching = null, continueOnFail = false } = {}) {
+/**
+ * What a user builds without this package: token once, then one HTTP Request per check-in.
+ * `vipps` holds the same keys as this node's credential (the simulator's `credentialData()`).
+ */
+function diyWorkflow(name, vipps, { batching = null, continueOnFail = false } = {}) {
 	const systemHeaders = [
 		header('Vipps-System-Name', 'n8n'),
 		header('Vipps-System-Version', N8N_VERSION),
@@ -204,16 +206,16 @@ function diyWorkflow(name, simUrl, keys, { batching = null, continueOnFail = fal
 		4.5,
 		{
 			method: 'POST',
-			url: `${simUrl}/accesstoken/get`,
+			url: `${vipps.customBaseUrl}/accesstoken/get`,
 			authentication: 'none',
 			sendHeaders: true,
 			specifyHeaders: 'keypair',
 			headerParameters: {
 				parameters: [
-					header('client_id', keys.clientId),
-					header('client_secret', keys.clientSecret),
-					header('Ocp-Apim-Subscription-Key', keys.subscriptionKey),
-					header('Merchant-Serial-Number', MSN),
+					header('client_id', vipps.clientId),
+					header('client_secret', vipps.clientSecret),
+					header('Ocp-Apim-Subscription-Key', vipps.subscriptionKey),
+					header('Merchant-Serial-Number', vipps.merchantSerialNumber),
 					...systemHeaders,
 				],
 			},
@@ -229,15 +231,15 @@ function diyWorkflow(name, simUrl, keys, { batching = null, continueOnFail = fal
 		4.5,
 		{
 			method: 'POST',
-			url: `${simUrl}/point-of-sale/v1/loyalty-check-in`,
+			url: `${vipps.customBaseUrl}/point-of-sale/v1/loyalty-check-in`,
 			authentication: 'none',
 			sendHeaders: true,
 			specifyHeaders: 'keypair',
 			headerParameters: {
 				parameters: [
 					header('Authorization', "=Bearer {{ $('Get token').item.json.access_token }}"),
-					header('Ocp-Apim-Subscription-Key', keys.subscriptionKey),
-					header('Merchant-Serial-Number', MSN),
+					header('Ocp-Apim-Subscription-Key', vipps.subscriptionKey),
+					header('Merchant-Serial-Number', vipps.merchantSerialNumber),
 					...systemHeaders,
 				],
 			},
@@ -257,7 +259,7 @@ function baselineWorkflow() {
 }
 
 /** Maps every item to one shaped like ours' output (a 36-character id, phone, flag, MSN), no HTTP. */
-function echoWorkflow() {
+function echoWorkflow(merchantSerialNumber) {
 	const assignment = (id, name, value, type) => ({ id, name, value, type });
 	return chain('bench: items + echo', [
 		trigger(),
@@ -269,7 +271,7 @@ function echoWorkflow() {
 					assignment('e1', 'checkInId', "={{ '00000000-0000-4000-8000-' + $json.phone.padStart(12, '0') }}", 'string'),
 					assignment('e2', 'phoneNumber', '={{ $json.phone }}', 'string'),
 					assignment('e3', 'isMember', '={{ $json.member }}', 'boolean'),
-					assignment('e4', 'merchantSerialNumber', MSN, 'string'),
+					assignment('e4', 'merchantSerialNumber', merchantSerialNumber, 'string'),
 				],
 			},
 			includeOtherFields: false,
@@ -753,29 +755,17 @@ async function main() {
 				...(args.cpuProfDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${args.cpuProfDir}` } : {}),
 			},
 		});
-		const [credential] = await kit.importCredentials(env, [
-			{
-				name: 'Vipps simulator',
-				type: CREDENTIAL_TYPE,
-				data: {
-					environment: 'custom',
-					customBaseUrl: sim.baseUrl,
-					clientId: sim.keys.clientId,
-					clientSecret: sim.keys.clientSecret,
-					subscriptionKey: sim.keys.subscriptionKey,
-					merchantSerialNumber: MSN,
-				},
-			},
-		]);
+		const vipps = sim.credentialData();
+		const [credential] = await kit.importCredentials(env, [{ name: 'Vipps simulator', type: CREDENTIAL_TYPE, data: vipps }]);
 		const needed = new Set(list.flatMap((scenario) => scenario.flows));
 		const builders = {
 			ours: () => oursWorkflow(credential),
 			dryRun: () => oursWorkflow(credential, { dryRun: true }),
-			diyA: () => diyWorkflow('bench: DIY A', sim.baseUrl, sim.keys),
-			'diyA-cof': () => diyWorkflow('bench: DIY A, continue on fail', sim.baseUrl, sim.keys, { continueOnFail: true }),
-			diyB: () => diyWorkflow('bench: DIY B, batching', sim.baseUrl, sim.keys, { batching: DIY_B_BATCH }),
+			diyA: () => diyWorkflow('bench: DIY A', vipps),
+			'diyA-cof': () => diyWorkflow('bench: DIY A, continue on fail', vipps, { continueOnFail: true }),
+			diyB: () => diyWorkflow('bench: DIY B, batching', vipps, { batching: DIY_B_BATCH }),
 			baseline: baselineWorkflow,
-			echo: echoWorkflow,
+			echo: () => echoWorkflow(vipps.merchantSerialNumber),
 		};
 		const workflowIds = {};
 		for (const flow of Object.keys(builders)) {
@@ -876,7 +866,6 @@ module.exports = {
 	echoWorkflow,
 	runOnce,
 	LATENCY_MS,
-	MSN,
 	CREDENTIAL_TYPE,
 };
 

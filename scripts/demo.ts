@@ -100,14 +100,7 @@ async function main(): Promise<number> {
 		id: 'demo',
 		name: 'Vipps MobilePay API',
 		type: 'vippsMobilePayApi',
-		data: {
-			environment: 'custom',
-			customBaseUrl: simulator!.baseUrl,
-			clientId: simulator!.keys.clientId,
-			clientSecret: simulator!.keys.clientSecret,
-			subscriptionKey: simulator!.keys.subscriptionKey,
-			merchantSerialNumber: '123456',
-		},
+		data: simulator!.credentialData(),
 	};
 	try {
 		console.log(

@@ -36,6 +36,9 @@ export const DEFAULT_SIMULATOR_KEYS: SimulatorKeys = Object.freeze({
 	subscriptionKey: 'simulator-subscription-key',
 });
 
+/** The MSN the simulator's own credentials use (any 4–7 digits pass). */
+export const SIMULATOR_MERCHANT_SERIAL_NUMBER = '123456';
+
 /** What to do with a request once decided. */
 type Answer =
 	| { kind: 'reply'; reply: Reply }
@@ -90,6 +93,25 @@ export class VippsSimulator {
 		server.on('request', (req: IncomingMessage, res: ServerResponse) => {
 			this.handle(req, res).catch(() => res.destroy());
 		});
+	}
+
+	/** The fields of a "Vipps MobilePay API" credential that point it at this simulator. */
+	credentialData(): {
+		environment: 'custom';
+		customBaseUrl: string;
+		clientId: string;
+		clientSecret: string;
+		subscriptionKey: string;
+		merchantSerialNumber: string;
+	} {
+		return {
+			environment: 'custom',
+			customBaseUrl: this.baseUrl,
+			clientId: this.keys.clientId,
+			clientSecret: this.keys.clientSecret,
+			subscriptionKey: this.keys.subscriptionKey,
+			merchantSerialNumber: SIMULATOR_MERCHANT_SERIAL_NUMBER,
+		};
 	}
 
 	static async start(options: SimulatorOptions = {}): Promise<VippsSimulator> {

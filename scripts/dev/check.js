@@ -14,6 +14,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { freePort } = require('../real-n8n/proc');
+const kit = require('../real-n8n/n8n');
 const stack = require('./stack');
 
 function alive(pid) {
@@ -59,8 +60,7 @@ async function runOnce(userFolder, round) {
 			body: JSON.stringify({ emailOrLdapLoginId: stack.OWNER.email, password: stack.OWNER.password }),
 		});
 		assert.equal(login.status, 200, 'login');
-		const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-		const rest = stack.restClient(url, cookie);
+		const rest = kit.restClient(url, kit.cookieOf(login));
 		const workflows = await rest.get('/workflows');
 		const credentials = await rest.get('/credentials');
 		const names = workflows.map((w) => w.name).sort();

@@ -27,7 +27,6 @@ const PACKAGE_NAME = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'),
 const NODE_TYPE = `${PACKAGE_NAME}.vippsCheckIn`;
 const CREDENTIAL_TYPE = 'vippsMobilePayApi';
 const CREDENTIAL_NAME = 'Vipps simulator';
-const MERCHANT_SERIAL_NUMBER = '123456';
 const OWNER = { email: 'owner@example.com', firstName: 'Dev', lastName: 'Owner', password: 'Vipps-check-in-1' };
 const EXAMPLES_DIR = path.join(REPO, 'examples');
 
@@ -92,34 +91,6 @@ async function portOr(preferred) {
 	return free ? preferred : kit.freePort();
 }
 
-/** A logged-in REST client for n8n's internal API (`/rest/...`, answers wrapped in `data`). */
-function restClient(url, cookie) {
-	async function call(method, route, body) {
-		const response = await fetch(`${url}/rest${route}`, {
-			method,
-			headers: { cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-			body: body === undefined ? undefined : JSON.stringify(body),
-		});
-		const text = await response.text();
-		if (!response.ok) throw new Error(`${method} /rest${route}: HTTP ${response.status} ${text.slice(0, 500)}`);
-		return text ? JSON.parse(text).data : undefined;
-	}
-	return {
-		url,
-		cookie,
-		get: (route) => call('GET', route),
-		post: (route, body) => call('POST', route, body),
-		patch: (route, body) => call('PATCH', route, body),
-	};
-}
-
-function cookieOf(response) {
-	return response.headers
-		.getSetCookie()
-		.map((header) => header.split(';')[0])
-		.join('; ');
-}
-
 /** Logs in as the owner, creating the owner on a fresh instance. */
 async function ensureOwner(url, owner = OWNER) {
 	const settings = await (await fetch(`${url}/rest/settings`)).json();
@@ -138,18 +109,7 @@ async function ensureOwner(url, owner = OWNER) {
 				'(the dev user folder has another owner? delete it or run with --reset)',
 		);
 	}
-	return { email: owner.email, password: owner.password, cookie: cookieOf(response), created: false };
-}
-
-function credentialData(simulator) {
-	return {
-		environment: 'custom',
-		customBaseUrl: simulator.baseUrl,
-		clientId: simulator.keys.clientId,
-		clientSecret: simulator.keys.clientSecret,
-		subscriptionKey: simulator.keys.subscriptionKey,
-		merchantSerialNumber: MERCHANT_SERIAL_NUMBER,
-	};
+	return { email: owner.email, password: owner.password, cookie: kit.cookieOf(response), created: false };
 }
 
 /** The credential "Vipps simulator", created or pointed at the simulator's current address. */
@@ -157,7 +117,7 @@ async function ensureCredential(rest, simulator) {
 	const existing = (await rest.get('/credentials')).find(
 		(credential) => credential.name === CREDENTIAL_NAME && credential.type === CREDENTIAL_TYPE,
 	);
-	const body = { name: CREDENTIAL_NAME, type: CREDENTIAL_TYPE, data: credentialData(simulator) };
+	const body = { name: CREDENTIAL_NAME, type: CREDENTIAL_TYPE, data: simulator.credentialData() };
 	if (existing) {
 		await rest.patch(`/credentials/${existing.id}`, body);
 		return { id: existing.id, name: CREDENTIAL_NAME };
@@ -226,7 +186,7 @@ async function startN8nStack({ userFolder, port, simulator, extraEnv = {} }) {
 	try {
 		started = Date.now();
 		const owner = await ensureOwner(server.url);
-		const rest = restClient(server.url, owner.cookie);
+		const rest = kit.restClient(server.url, owner.cookie);
 		const types = await (await fetch(`${server.url}/types/nodes.json`, { headers: { cookie: owner.cookie } })).json();
 		if (!types.some((type) => type.name === NODE_TYPE)) {
 			throw new Error(`n8n did not load ${NODE_TYPE} from ${REPO}\n${server.logTail()}`);
@@ -252,7 +212,6 @@ module.exports = {
 	linkPackage,
 	startSimulator,
 	portOr,
-	restClient,
 	ensureOwner,
 	ensureCredential,
 	importExamples,

@@ -265,19 +265,6 @@ async function startWorker(env, index) {
 	};
 }
 
-function restClient(url, cookie) {
-	return async (method, route, body) => {
-		const response = await fetch(`${url}/rest${route}`, {
-			method,
-			headers: { cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-			body: body === undefined ? undefined : JSON.stringify(body),
-		});
-		const text = await response.text();
-		if (!response.ok) throw new Error(`${method} /rest${route}: HTTP ${response.status} ${text.slice(0, 400)}`);
-		return text ? JSON.parse(text).data : undefined;
-	};
-}
-
 function webhookWorkflow(credential) {
 	return {
 		name: 'Queue mode: webhook → Vipps Check-in',
@@ -405,21 +392,14 @@ async function main() {
 		);
 
 		const { cookie } = await kit.setupOwner(server.url);
-		const rest = restClient(server.url, cookie);
-		const credential = await rest('POST', '/credentials', {
+		const rest = kit.restClient(server.url, cookie);
+		const credential = await rest.post('/credentials', {
 			name: CREDENTIAL_NAME,
 			type: 'vippsMobilePayApi',
-			data: {
-				environment: 'custom',
-				customBaseUrl: simulator.baseUrl,
-				clientId: simulator.keys.clientId,
-				clientSecret: simulator.keys.clientSecret,
-				subscriptionKey: simulator.keys.subscriptionKey,
-				merchantSerialNumber: '123456',
-			},
+			data: simulator.credentialData(),
 		});
-		const workflow = await rest('POST', '/workflows', webhookWorkflow({ id: credential.id, name: CREDENTIAL_NAME }));
-		await rest('POST', `/workflows/${workflow.id}/activate`, { versionId: workflow.versionId });
+		const workflow = await rest.post('/workflows', webhookWorkflow({ id: credential.id, name: CREDENTIAL_NAME }));
+		await rest.post(`/workflows/${workflow.id}/activate`, { versionId: workflow.versionId });
 		// Publishing returns before the production webhook is registered (2.41 publishes
 		// through an outbox). A GET probe runs nothing: once the POST webhook exists, n8n
 		// answers "not registered for GET. Did you mean to make a POST request?".
@@ -464,7 +444,7 @@ async function main() {
 		const deadline = Date.now() + 60_000;
 		let executions;
 		for (;;) {
-			const page = await rest('GET', `/executions?filter=${encodeURIComponent(JSON.stringify({ workflowId: workflow.id }))}&limit=${REQUESTS + 50}`);
+			const page = await rest.get(`/executions?filter=${encodeURIComponent(JSON.stringify({ workflowId: workflow.id }))}&limit=${REQUESTS + 50}`);
 			executions = page.results ?? page;
 			const done = executions.filter((execution) => !['new', 'running', 'waiting'].includes(execution.status));
 			if (done.length >= REQUESTS || Date.now() > deadline) break;

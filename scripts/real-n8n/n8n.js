@@ -369,11 +369,36 @@ async function setupOwner(url, owner = DEFAULT_OWNER) {
 		body: JSON.stringify(owner),
 	});
 	if (!response.ok) throw new Error(`owner setup failed: HTTP ${response.status} ${await response.text()}`);
-	const cookie = response.headers
+	return { email: owner.email, password: owner.password, cookie: cookieOf(response) };
+}
+
+/** The session cookie n8n set in a login or owner-setup answer, ready for a `cookie` header. */
+function cookieOf(response) {
+	return response.headers
 		.getSetCookie()
 		.map((header) => header.split(';')[0])
 		.join('; ');
-	return { email: owner.email, password: owner.password, cookie };
+}
+
+/** A logged-in client for n8n's internal REST API (`/rest/...`; answers are unwrapped from `data`). */
+function restClient(url, cookie) {
+	async function call(method, route, body) {
+		const response = await fetch(`${url}/rest${route}`, {
+			method,
+			headers: { cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+			body: body === undefined ? undefined : JSON.stringify(body),
+		});
+		const text = await response.text();
+		if (!response.ok) throw new Error(`${method} /rest${route}: HTTP ${response.status} ${text.slice(0, 500)}`);
+		return text ? JSON.parse(text).data : undefined;
+	}
+	return {
+		url,
+		cookie,
+		get: (route) => call('GET', route),
+		post: (route, body) => call('POST', route, body),
+		patch: (route, body) => call('PATCH', route, body),
+	};
 }
 
 module.exports = {
@@ -386,5 +411,7 @@ module.exports = {
 	executeWorkflow,
 	startN8n,
 	setupOwner,
+	cookieOf,
+	restClient,
 	freePort,
 };

@@ -27,15 +27,7 @@ export function simulatorCredential(simulator: VippsSimulator, overrides: IDataO
 		id: CREDENTIAL_ID,
 		name: 'Vipps simulator',
 		type: 'vippsMobilePayApi',
-		data: {
-			environment: 'custom',
-			customBaseUrl: simulator.baseUrl,
-			clientId: simulator.keys.clientId,
-			clientSecret: simulator.keys.clientSecret,
-			subscriptionKey: simulator.keys.subscriptionKey,
-			merchantSerialNumber: '123456',
-			...overrides,
-		},
+		data: { ...simulator.credentialData(), ...overrides },
 	};
 }
 

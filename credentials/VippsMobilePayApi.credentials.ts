@@ -1,10 +1,18 @@
-import type { ICredentialType, INodeProperties } from 'n8n-workflow';
+import type { ICredentialTestRequest, ICredentialType, INodeProperties } from 'n8n-workflow';
 
-import { PACKAGE_NAME, PACKAGE_VERSION, VIPPS_BASE_URLS } from '../nodes/VippsCheckIn/transport/vippsCredentials';
+import {
+	DEFAULT_SYSTEM_VERSION,
+	PACKAGE_NAME,
+	PACKAGE_VERSION,
+	VIPPS_BASE_URLS,
+} from '../nodes/VippsCheckIn/transport/vippsCredentials';
+
+const KEYS_HINT =
+	'Client ID, Client Secret and Subscription Key must all come from the same sales unit (portal.vippsmobilepay.com: For developers → API keys → Show keys), and Environment must match them: test keys only work with Test (MT).';
 
 /**
- * The keys of one Vipps MobilePay sales unit. Checked (zod) before every use, and tested by
- * the node's `vippsMobilePayApiTest`, which fetches an access token and says what is wrong.
+ * The keys of one Vipps MobilePay sales unit. Checked (zod) before every use. The Test button
+ * asks Vipps for an access token, through n8n's own HTTP layer, and says what a refusal means.
  */
 export class VippsMobilePayApi implements ICredentialType {
 	name = 'vippsMobilePayApi';
@@ -106,8 +114,8 @@ export class VippsMobilePayApi implements ICredentialType {
 			name: 'systemVersion',
 			type: 'string',
 			default: '',
-			placeholder: 'the running n8n version',
-			description: 'Sent as Vipps-System-Version (max 30 characters). Leave empty to send the running n8n version.',
+			placeholder: DEFAULT_SYSTEM_VERSION,
+			description: `Sent as Vipps-System-Version (max 30 characters). Leave empty to send the version of n8n's n8n-workflow library (${DEFAULT_SYSTEM_VERSION} here), which moves with n8n's own version.`,
 		},
 		{
 			displayName: 'Plugin Name',
@@ -124,4 +132,46 @@ export class VippsMobilePayApi implements ICredentialType {
 			description: 'Sent as Vipps-System-Plugin-Version (max 30 characters)',
 		},
 	];
+
+	/** The same request the node's token cache makes (the MSN is left out: optional for tokens). */
+	test: ICredentialTestRequest = {
+		request: {
+			baseURL: `={{ $credentials.environment === "custom" ? $credentials.customBaseUrl : $credentials.environment === "test" ? "${VIPPS_BASE_URLS.test}" : "${VIPPS_BASE_URLS.production}" }}`,
+			url: '/accesstoken/get',
+			method: 'POST',
+			headers: {
+				client_id: '={{ $credentials.clientId }}',
+				client_secret: '={{ $credentials.clientSecret }}',
+				'Ocp-Apim-Subscription-Key': '={{ $credentials.subscriptionKey }}',
+				'Vipps-System-Name': '={{ $credentials.systemName || "n8n" }}',
+				'Vipps-System-Version': `={{ $credentials.systemVersion || "${DEFAULT_SYSTEM_VERSION}" }}`,
+				'Vipps-System-Plugin-Name': `={{ $credentials.pluginName || "${PACKAGE_NAME}" }}`,
+				'Vipps-System-Plugin-Version': `={{ $credentials.pluginVersion || "${PACKAGE_VERSION}" }}`,
+			},
+		},
+		rules: [
+			{
+				type: 'responseCode',
+				properties: { value: 401, message: `Vipps rejected the keys (401). ${KEYS_HINT}` },
+			},
+			{
+				type: 'responseCode',
+				properties: { value: 403, message: `Vipps refused these keys (403). ${KEYS_HINT}` },
+			},
+			{
+				type: 'responseCode',
+				properties: {
+					value: 400,
+					message: 'Vipps refused the token request (400): check the Vipps-System-* values (at most 30 characters each) and the keys for stray spaces.',
+				},
+			},
+			{
+				type: 'responseCode',
+				properties: {
+					value: 404,
+					message: 'Nothing at this address answers /accesstoken/get (404): check Environment, or give Custom Base URL without a path.',
+				},
+			},
+		],
+	};
 }

@@ -90,6 +90,11 @@ function registry(): ReturnType<typeof loadPackage> {
 	return loaded;
 }
 
+/** Adds a node type the harness can run (e.g. a stand-in n8n builds itself, such as its credential-test node). */
+export function registerNodeType(name: string, nodeType: INodeType): void {
+	registry().nodeTypes.set(name, nodeType);
+}
+
 function nodeTypeByName(name: string): INodeType | IVersionedNodeType {
 	const { nodeTypes } = registry();
 	let nodeType = nodeTypes.get(name);

@@ -9,7 +9,6 @@ import {
 import * as checkIn from './actions/checkIn/CheckIn.resource';
 import * as qrCode from './actions/qrCode/QrCode.resource';
 import { router } from './actions/router';
-import { vippsMobilePayApiTest } from './methods/credentialTest';
 
 export class VippsCheckIn implements INodeType {
 	description: INodeTypeDescription = {
@@ -24,7 +23,7 @@ export class VippsCheckIn implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'vippsMobilePayApi', required: true, testedBy: 'vippsMobilePayApiTest' }],
+		credentials: [{ name: 'vippsMobilePayApi', required: true }],
 		properties: [
 			{
 				displayName:
@@ -49,8 +48,6 @@ export class VippsCheckIn implements INodeType {
 			...qrCode.description,
 		],
 	};
-
-	methods = { credentialTest: { vippsMobilePayApiTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await router.call(this);

@@ -39,7 +39,7 @@ class FakeTokenEndpoint {
 	time = 1_000_000;
 	readonly calls: PendingFetch[] = [];
 	readonly now = () => this.time;
-	readonly fetch: FetchAccessToken = (creds) =>
+	readonly fetch = (creds: VippsCredentials): ReturnType<FetchAccessToken> =>
 		new Promise<AccessTokenGrant>((resolve, reject) => {
 			this.calls.push({ credentials: creds, resolve, reject });
 		});
@@ -68,6 +68,34 @@ class FakeTokenEndpoint {
 	}
 }
 
+/** The cache as the API client uses it: every call hands over the fetch for its credentials. */
+class CacheUnderTest {
+	readonly cache: AccessTokenCache;
+
+	constructor(
+		private readonly endpoint: FakeTokenEndpoint,
+		maxEntries?: number,
+	) {
+		this.cache = new AccessTokenCache(endpoint.now, maxEntries);
+	}
+
+	getToken(creds: VippsCredentials): Promise<string> {
+		return this.cache.getToken(creds, () => this.endpoint.fetch(creds));
+	}
+
+	usableToken(creds: VippsCredentials): string | undefined {
+		return this.cache.usableToken(creds, () => this.endpoint.fetch(creds));
+	}
+
+	invalidate(creds: VippsCredentials, rejected: string): void {
+		this.cache.invalidate(creds, rejected);
+	}
+
+	clear(): void {
+		this.cache.clear();
+	}
+}
+
 /** Lets pending promise callbacks run (one macrotask turn). */
 const settle = () => nextTurn();
 
@@ -77,7 +105,7 @@ const settle = () => nextTurn();
  */
 async function fetchedToken(
 	endpoint: FakeTokenEndpoint,
-	cache: AccessTokenCache,
+	cache: CacheUnderTest,
 	{ fetchNumber, token, lifetimeS = HOUR_S, creds = credentials() }: { fetchNumber: number; token: string; lifetimeS?: number; creds?: VippsCredentials },
 ): Promise<void> {
 	let settled = false;
@@ -92,16 +120,16 @@ async function fetchedToken(
 }
 
 /** Fetches the first token: `token-1`, with the given lifetime. */
-const primed = (endpoint: FakeTokenEndpoint, cache: AccessTokenCache, lifetimeS: number) =>
+const primed = (endpoint: FakeTokenEndpoint, cache: CacheUnderTest, lifetimeS: number) =>
 	fetchedToken(endpoint, cache, { fetchNumber: 1, token: 'token-1', lifetimeS });
 
 describe('AccessTokenCache', () => {
 	let endpoint: FakeTokenEndpoint;
-	let cache: AccessTokenCache;
+	let cache: CacheUnderTest;
 
 	beforeEach(() => {
 		endpoint = new FakeTokenEndpoint();
-		cache = new AccessTokenCache(endpoint.fetch, endpoint.now);
+		cache = new CacheUnderTest(endpoint);
 	});
 
 	describe('sharing one token', () => {
@@ -402,6 +430,42 @@ describe('AccessTokenCache', () => {
 
 		it('does nothing for credentials it never saw', () => {
 			expect(() => cache.invalidate(credentials({ clientId: 'unknown' }), 'token-x')).not.toThrow();
+		});
+	});
+
+	describe('bounded size', () => {
+		it('keeps no entry for a credential set whose first fetch failed', async () => {
+			const pending = cache.getToken(credentials({ clientSecret: 'typo' }));
+			await settle();
+			endpoint.fail(new Error('invalid_client'));
+			await expect(pending).rejects.toThrow('invalid_client');
+			expect(cache.cache.size).toBe(0);
+		});
+
+		it('keeps a cached token when its background renewal fails', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			endpoint.advance(HOUR_S * 1000 - 2 * 60_000);
+			expect(cache.usableToken(credentials())).toBe('token-1');
+			endpoint.fail(new Error('gateway down'));
+			await settle();
+			expect(cache.cache.size).toBe(1);
+			expect(cache.usableToken(credentials())).toBe('token-1');
+		});
+
+		it('forgets the least recently used credential set beyond its bound', async () => {
+			cache = new CacheUnderTest(endpoint, 2);
+			const [a, b, c] = ['1111', '2222', '3333'].map((msn) => credentials({ merchantSerialNumber: msn }));
+			await fetchedToken(endpoint, cache, { fetchNumber: 1, token: 'token-a', creds: a });
+			await fetchedToken(endpoint, cache, { fetchNumber: 2, token: 'token-b', creds: b });
+			// a is used again, so b is now the least recently used.
+			await expect(cache.getToken(a)).resolves.toBe('token-a');
+			await fetchedToken(endpoint, cache, { fetchNumber: 3, token: 'token-c', creds: c });
+
+			expect(cache.cache.size).toBe(2);
+			expect(cache.usableToken(a)).toBe('token-a');
+			expect(cache.usableToken(c)).toBe('token-c');
+			expect(cache.usableToken(b)).toBeUndefined();
+			await fetchedToken(endpoint, cache, { fetchNumber: 4, token: 'token-b2', creds: b });
 		});
 	});
 });

@@ -1,6 +1,7 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
-
 import { forEachWithConcurrency } from '../../nodes/VippsCheckIn/actions/batch';
+
+/** One timer turn: the workers start one apart (n8n-workflow's `sleep(0)`). */
+const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** A task that stays open until the test ends it, recording what happened in order. */
 function controllableTasks() {
@@ -55,8 +56,7 @@ describe('forEachWithConcurrency', () => {
 		const controller = new AbortController();
 		const { events, open, task } = controllableTasks();
 		const done = forEachWithConcurrency(10, 2, controller.signal, task);
-		await nextTurn();
-		await nextTurn();
+		while (events.length < 2) await nextTurn();
 		expect(events).toEqual(['start 0', 'start 1']);
 		controller.abort();
 		for (const end of [...open.values()]) end();

@@ -1,6 +1,7 @@
 import {
 	RETRY_POLICY,
 	backoffDelayMs,
+	classifyTransportFailure,
 	decideRetry,
 	isRetryable,
 	parseRetryAfter,
@@ -21,18 +22,66 @@ describe('isRetryable', () => {
 		expect(isRetryable(status(code))).toBe(false);
 	});
 
-	it.each<TransportFailureKind>([
-		'connectionRefused',
-		'connectionReset',
-		'timeoutBeforeResponse',
-		'timeoutDuringResponse',
-		'network',
-	])('retries the transport failure %s', (kind) => {
-		expect(isRetryable(transport(kind))).toBe(true);
+	it.each<TransportFailureKind>(['connectionRefused', 'connectionReset', 'timeout', 'dnsTemporary'])(
+		'retries the transport failure %s',
+		(kind) => {
+			expect(isRetryable(transport(kind))).toBe(true);
+		},
+	);
+
+	it.each<TransportFailureKind>(['cancelled', 'permanent'])('does not retry the transport failure %s', (kind) => {
+		expect(isRetryable(transport(kind))).toBe(false);
+	});
+});
+
+describe('classifyTransportFailure', () => {
+	/** The shape of what n8n's httpRequest throws (axios copies the socket's code up). */
+	const axiosError = (code: string, cause?: unknown) => Object.assign(new Error(code), { name: 'AxiosError', code, cause });
+
+	it.each([
+		['ECONNREFUSED', 'connectionRefused'],
+		['ECONNRESET', 'connectionReset'],
+		['EPIPE', 'connectionReset'],
+		['ECONNABORTED', 'timeout'],
+		['ETIMEDOUT', 'timeout'],
+		['EAI_AGAIN', 'dnsTemporary'],
+	])('counts %s as the transient %s', (code, kind) => {
+		expect(classifyTransportFailure(axiosError(code))).toEqual({ kind, code });
 	});
 
-	it('does not retry a cancelled request', () => {
-		expect(isRetryable(transport('cancelled'))).toBe(false);
+	it.each(['ENOTFOUND', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'EHOSTDOWN'])(
+		'counts %s as permanent: sending again cannot help',
+		(code) => {
+			expect(classifyTransportFailure(axiosError(code))).toEqual({ kind: 'permanent', code });
+		},
+	);
+
+	it('reads the code from the cause when the error has none (an invalid URL)', () => {
+		const invalidUrl = Object.assign(new TypeError('Invalid URL'), { cause: { code: 'ERR_INVALID_URL' } });
+		expect(classifyTransportFailure(invalidUrl)).toEqual({ kind: 'permanent', code: 'ERR_INVALID_URL' });
+	});
+
+	it("counts n8n's SSRF refusal as permanent and keeps n8n's explanation", () => {
+		const blocked = Object.assign(new Error('The request was blocked because it resolves to a restricted IP address'), {
+			name: 'SsrfBlockedIpError',
+			description: "The target '127.0.0.1' is not allowed.",
+		});
+		expect(classifyTransportFailure(blocked)).toEqual({
+			kind: 'permanent',
+			code: 'SsrfBlockedIpError',
+			description: "The target '127.0.0.1' is not allowed.",
+		});
+	});
+
+	it('counts an aborted request as cancelled, whatever the error says', () => {
+		const controller = new AbortController();
+		controller.abort();
+		expect(classifyTransportFailure(axiosError('ECONNRESET'), controller.signal).kind).toBe('cancelled');
+		expect(classifyTransportFailure(axiosError('ERR_CANCELED')).kind).toBe('cancelled');
+	});
+
+	it('counts something without a code as permanent, named by its class', () => {
+		expect(classifyTransportFailure(new RangeError('odd'))).toEqual({ kind: 'permanent', code: 'RangeError' });
 	});
 });
 

@@ -1,5 +1,4 @@
-import { HttpTransportError } from '../../nodes/VippsCheckIn/transport/httpClient';
-import type { TransportFailureKind } from '../../nodes/VippsCheckIn/transport/retryPolicy';
+import type { TransportFailure, TransportFailureKind } from '../../nodes/VippsCheckIn/transport/retryPolicy';
 import {
 	VippsError,
 	explainApiFailure,
@@ -244,59 +243,83 @@ describe('explainApiFailure', () => {
 });
 
 describe('explainTransportFailure', () => {
-	const failure = (kind: TransportFailureKind, code = 'X', url = `${PRODUCTION}/point-of-sale/v1/loyalty-check-in`) =>
-		new HttpTransportError(kind, code, url);
+	const CHECK_IN_URL = `${PRODUCTION}/point-of-sale/v1/loyalty-check-in`;
+	const failure = (kind: TransportFailureKind, code = 'X', description?: string): TransportFailure => ({ kind, code, description });
+	const explain = (f: TransportFailure, { url = CHECK_IN_URL, what = 'the check-in', timeoutMs = 15_000, attempts = 1 } = {}) =>
+		explainTransportFailure(f, url, what, timeoutMs, attempts);
 
 	it('says a cancelled request was cancelled with the execution', () => {
-		const error = explainTransportFailure(failure('cancelled'), 'the check-in', 5_000, 1);
+		const error = explain(failure('cancelled'));
 		expect(error.message).toBe('the check-in was cancelled with the workflow execution');
 		expect(error.details.httpCode).toBeUndefined();
 	});
 
-	it.each<TransportFailureKind>(['timeoutBeforeResponse', 'timeoutDuringResponse'])(
-		'names the timeout for %s and says a resend is harmless',
-		(kind) => {
-			const error = explainTransportFailure(failure(kind), 'the check-in', 15_000, 1);
-			expect(error.message).toBe('Vipps did not answer the check-in within 15000 ms');
-			expect(error.details.description).toContain('Timeout');
-		},
-	);
+	it('names the timeout and says a resend is harmless', () => {
+		const error = explain(failure('timeout', 'ECONNABORTED'));
+		expect(error.message).toBe('Vipps did not answer the check-in within 15000 ms');
+		expect(error.details.description).toContain('Timeout');
+	});
 
 	it('says how often it tried when it tried more than once', () => {
-		const error = explainTransportFailure(failure('timeoutBeforeResponse'), 'the check-in', 15_000, 6);
-		expect(error.message).toContain('(tried 6 times)');
+		expect(explain(failure('timeout'), { attempts: 6 }).message).toContain('(tried 6 times)');
 	});
 
 	it('names the host for a refused connection and mentions proxy settings', () => {
-		const error = explainTransportFailure(failure('connectionRefused', 'ECONNREFUSED', 'http://127.0.0.1:8080/x'), 'the check-in', 1, 2);
+		const error = explain(failure('connectionRefused', 'ECONNREFUSED'), { url: 'http://127.0.0.1:8080/x', attempts: 2 });
 		expect(error.message).toBe('Could not connect to 127.0.0.1:8080: the connection was refused (tried 2 times)');
 		expect(error.details.description).toContain('HTTP_PROXY');
 	});
 
 	it('names the host for a reset connection', () => {
-		const error = explainTransportFailure(failure('connectionReset', 'ECONNRESET'), 'the check-in', 1, 1);
-		expect(error.message).toBe('The connection to api.vipps.no broke off during the check-in');
+		expect(explain(failure('connectionReset', 'ECONNRESET')).message).toBe('The connection to api.vipps.no broke off during the check-in');
 	});
 
-	it('names the error code for other network failures', () => {
-		const error = explainTransportFailure(failure('network', 'ENOTFOUND'), 'the access token request', 1, 1);
-		expect(error.message).toBe('Could not reach api.vipps.no (ENOTFOUND)');
+	it('says a host that does not exist was not found', () => {
+		const error = explain(failure('permanent', 'ENOTFOUND'), { url: 'https://api.vipps.invalid/x' });
+		expect(error.message).toBe('The host api.vipps.invalid was not found');
+		expect(error.details.description).toContain('ENOTFOUND');
+		expect(error.details.description).toContain('Custom Base URL');
+	});
+
+	it.each(['DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID'])(
+		'names an untrusted certificate (%s) and how to trust a private CA',
+		(code) => {
+			const error = explain(failure('permanent', code), { url: 'https://127.0.0.1:8443/x' });
+			expect(error.message).toBe('The TLS certificate of 127.0.0.1:8443 is not trusted');
+			expect(error.details.description).toContain(code);
+			expect(error.details.description).toContain('NODE_EXTRA_CA_CERTS');
+		},
+	);
+
+	it("names n8n's SSRF protection and the settings that allow an address", () => {
+		const error = explain(failure('permanent', 'SsrfBlockedIpError', "The target '127.0.0.1' is not allowed."), {
+			url: 'http://127.0.0.1:8080/x',
+		});
+		expect(error.message).toBe("n8n's SSRF protection blocked the request to 127.0.0.1:8080");
+		expect(error.details.description).toContain("The target '127.0.0.1' is not allowed.");
+		expect(error.details.description).toContain('N8N_SSRF_ALLOWED_IP_RANGES');
+	});
+
+	it('says an invalid URL is invalid', () => {
+		expect(explain(failure('permanent', 'ERR_INVALID_URL'), { url: 'http://exa mple' }).message).toBe(
+			'The Vipps API address is not a valid URL',
+		);
+	});
+
+	it('names the error code for other failures, in the description (n8n rewrites messages that hold one)', () => {
+		const error = explain(failure('dnsTemporary', 'EAI_AGAIN'), { what: 'the access token request', attempts: 6 });
+		expect(error.message).toBe('Could not reach api.vipps.no (tried 6 times)');
+		expect(error.details.description).toMatch(/^EAI_AGAIN\. /);
 	});
 
 	it('never shows user:password from the URL', () => {
-		const error = explainTransportFailure(
-			failure('connectionRefused', 'ECONNREFUSED', 'http://admin:hunter2@127.0.0.1:8080/x'),
-			'the check-in',
-			1,
-			1,
-		);
+		const error = explain(failure('connectionRefused', 'ECONNREFUSED'), { url: 'http://admin:hunter2@127.0.0.1:8080/x' });
 		expect(error.message).not.toContain('hunter2');
 		expect(error.message).toContain('127.0.0.1:8080');
 	});
 
 	it('falls back to a generic name when the URL cannot be parsed', () => {
-		const error = explainTransportFailure(failure('network', 'EAI_AGAIN', 'not a url'), 'the check-in', 1, 1);
-		expect(error.message).toBe('Could not reach the Vipps API (EAI_AGAIN)');
+		expect(explain(failure('permanent', 'EHOSTDOWN'), { url: 'not a url' }).message).toBe('Could not reach the Vipps API');
 	});
 });
 

@@ -55,7 +55,7 @@ describe('mapping fields from an earlier node', () => {
 		expectContractCompliance();
 	});
 
-	it('carries the Vipps-System-* headers, the MSN and a User-Agent naming the package', async () => {
+	it("carries the Vipps-System-* headers and the MSN, and leaves the User-Agent to n8n's outbound layer", async () => {
 		await runWorkflow(checkInWorkflow({ items: [{ phone: '91234567', member: true }] }), {
 			credentials: [simulatorCredential(simulator)],
 		});
@@ -67,7 +67,8 @@ describe('mapping fields from an earlier node', () => {
 				'vipps-system-version': expect.stringMatching(/^\d+\.\d+/),
 				'vipps-system-plugin-name': 'n8n-nodes-vipps-checkin',
 				'vipps-system-plugin-version': version,
-				'user-agent': `n8n-nodes-vipps-checkin/${version}`,
+				// n8n's default (or the administrator's global User-Agent): the Vipps-System-* headers name the package.
+				'user-agent': 'n8n',
 			});
 		}
 	});
@@ -258,23 +259,6 @@ describe('access tokens', () => {
 });
 
 describe('errors a user can act on', () => {
-	it("explains the Test environment's 500: Check-in only works in production", async () => {
-		const mt = await startSimulator({ environment: 'test' });
-		process.env.VIPPS_TEST_BASE_URL = mt.baseUrl;
-		try {
-			const run = await runWorkflow(checkInWorkflow({ items: [{ phone: '91234567', member: true }] }), {
-				credentials: [simulatorCredential(mt, { environment: 'test' })],
-			});
-			expect(run.error?.message).toBe('Check-in only works in production: the Vipps test environment (MT) always answers 500');
-			expect((run.error as unknown as { description: string }).description).toMatch(/Production/);
-			// No retry: the 500 is by design.
-			expect(mt.checkInRequests()).toHaveLength(1);
-		} finally {
-			delete process.env.VIPPS_TEST_BASE_URL;
-			await mt.close();
-		}
-	});
-
 	it('stops at the first failing item and says which one, without Continue On Fail', async () => {
 		simulator.injectFault({ fault: { kind: 'status', status: 500 }, phoneNumber: '4790000002' });
 		const items = ['90000000', '90000001', '90000002', '90000003'].map((phone) => ({ phone, member: true }));
@@ -289,6 +273,25 @@ describe('errors a user can act on', () => {
 			'4790000001',
 			'4790000002',
 		]);
+	});
+
+	it('at a higher concurrency, starts nothing new after a failure, lets the items under way finish, and names the earliest', async () => {
+		const slow = await startSimulator({ latencyMs: 20 });
+		try {
+			slow.injectFault({ fault: { kind: 'status', status: 500 }, phoneNumber: '4790000005' });
+			const items = Array.from({ length: 20 }, (_, i) => ({ phone: `9${String(i).padStart(7, '0')}`, member: true }));
+			const run = await runWorkflow(checkInWorkflow({ items, options: { concurrency: 4 } }), {
+				credentials: [simulatorCredential(slow)],
+			});
+			expect((run.error as unknown as { context: { itemIndex: number } }).context.itemIndex).toBe(5);
+			const sent = slow.checkInRequests().map((r) => Number((r.body as { phoneNumber: string }).phoneNumber.slice(-2)));
+			// Items 0–5 were started before the failure was known; at most Concurrency − 1 = 3 after it were already under way.
+			expect(sent).toEqual(expect.arrayContaining([0, 1, 2, 3, 4, 5]));
+			expect(Math.max(...sent)).toBeLessThanOrEqual(5 + 3);
+			expect(sent.length).toBeLessThan(items.length);
+		} finally {
+			await slow.close();
+		}
 	});
 
 	it('never shows a secret or an access token in outputs or errors', async () => {

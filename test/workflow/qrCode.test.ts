@@ -62,7 +62,7 @@ describe('Get Phone Number From QR Code', () => {
 		const run = await runWorkflow(qrToCheckInWorkflow(['not a vipps code']), { credentials: [simulatorCredential(simulator)] });
 		const [item] = run.itemsOf('Phone From QR Code');
 		expect(item.json.error).toBe('Vipps rejected the QR code exchange: Bad request');
-		expect(item.json.description).toMatch(/^qrCode: The complete data contained in the QR code is required\./);
+		expect((item.json.details as { description: string }).description).toMatch(/^qrCode: The complete data contained in the QR code is required\./);
 		expect(simulator.checkInRequests()).toHaveLength(0);
 	});
 

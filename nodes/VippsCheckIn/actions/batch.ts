@@ -4,11 +4,11 @@
  *
  * A fixed number of workers take the items in order; each reads and checks its item's
  * parameters (bad input is refused before anything is sent for it) and sends it, paced by one
- * RequestPacer per execution. Without Continue On Fail the first error stops the node: no item
- * after it is started, and the error names the item.
+ * RequestPacer per execution. Without Continue On Fail the first error stops the node: no new
+ * item is started, the items already under way (at most Concurrency − 1) finish, and the error
+ * names the earliest failing item. With Continue On Fail each failure becomes an error item that
+ * n8n routes to the error output when the node's On Error setting asks for one.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
-
 import {
 	ExecutionCancelledError,
 	ManualExecutionCancelledError,
@@ -18,6 +18,7 @@ import {
 	type IExecuteFunctions,
 	type INodeExecutionData,
 	type JsonObject,
+	sleep,
 } from 'n8n-workflow';
 
 import { VippsApiClient } from '../transport';
@@ -38,7 +39,7 @@ export interface ItemOperation<Prepared> {
 	/** Reads and validates item `itemIndex`'s parameters; throws NodeOperationError for bad input. */
 	prepare(this: IExecuteFunctions, itemIndex: number, credentials: VippsCredentials): Prepared;
 	/** Sends one prepared item. */
-	send(client: VippsApiClient, prepared: Prepared): Promise<IDataObject>;
+	send(this: IExecuteFunctions, client: VippsApiClient, prepared: Prepared, itemIndex: number): Promise<IDataObject>;
 	/** When set and returning true, `describe` replaces `send` and no token is fetched. */
 	isDryRun?(this: IExecuteFunctions): boolean;
 	describe?(client: VippsApiClient, prepared: Prepared): IDataObject;
@@ -93,25 +94,18 @@ export async function runBatch<Prepared>(
 	const settings = readBatchSettings.call(this);
 	const continueOnFail = this.continueOnFail();
 	const results: INodeExecutionData[] = new Array(items.length);
-	const errorItem = (itemIndex: number, error: Error): INodeExecutionData => ({
-		json: {
-			error: error.message,
-			...((error as NodeOperationError).description ? { description: (error as NodeOperationError).description } : {}),
-			...((error as NodeApiError).httpCode ? { httpCode: (error as NodeApiError).httpCode } : {}),
-		},
-		pairedItem: { item: itemIndex },
-	});
 
 	const signal = this.getExecutionCancelSignal();
 	const client = new VippsApiClient(credentials, {
+		http: this.helpers,
 		pacer: new RequestPacer({ maxConcurrency: settings.concurrency, maxRequestsPerSecond: settings.maxRequestsPerSecond }),
 		timeoutMs: settings.timeoutMs,
 		signal,
 	});
 
-	const failures: Array<{ itemIndex: number; error: Error }> = [];
+	const failures: Array<{ itemIndex: number; error: NodeApiError | NodeOperationError }> = [];
 	const fail = (itemIndex: number, error: unknown) => {
-		const nodeError = toNodeError(this, error, itemIndex);
+		const nodeError = toNodeError(this, error, itemIndex, client);
 		if (continueOnFail) results[itemIndex] = errorItem(itemIndex, nodeError);
 		else failures.push({ itemIndex, error: nodeError });
 	};
@@ -129,11 +123,15 @@ export async function runBatch<Prepared>(
 		// Each worker reads and checks its item, then sends it, so n8n's expression evaluation
 		// overlaps with the network wait of the items in flight.
 		await forEachWithConcurrency(items.length, settings.concurrency, signal, async (itemIndex) => {
-			// Without Continue On Fail the node stops at the first error: start nothing new.
+			// Without Continue On Fail the node stops at the first error: start nothing new (the
+			// items already under way finish).
 			if (failures.length) return;
 			try {
 				const prepared = operation.prepare.call(this, itemIndex, credentials);
-				results[itemIndex] = { json: await operation.send(client, prepared), pairedItem: { item: itemIndex } };
+				results[itemIndex] = {
+					json: await operation.send.call(this, client, prepared, itemIndex),
+					pairedItem: { item: itemIndex },
+				};
 			} catch (error) {
 				fail(itemIndex, error);
 			}
@@ -172,7 +170,7 @@ export async function forEachWithConcurrency(
 	};
 	const workers: Array<Promise<void>> = [];
 	for (let started = 0; started < Math.min(limit, count) && next < count; started++) {
-		if (started > 0) await nextTurn();
+		if (started > 0) await sleep(0);
 		const running = worker();
 		// Awaited below; this keeps a failure from counting as unhandled while workers still start.
 		running.catch(() => undefined);
@@ -181,19 +179,41 @@ export async function forEachWithConcurrency(
 	await Promise.all(workers);
 }
 
-export function toNodeError(context: IExecuteFunctions, error: unknown, itemIndex: number): Error {
+/**
+ * A failed item as n8n's own nodes emit it: `json` holds only `error` and `details`, which is
+ * what n8n needs to send it to the error output under "Continue (using error output)"; under
+ * "Continue (using regular output)" it stays on the main output.
+ */
+function errorItem(itemIndex: number, error: NodeApiError | NodeOperationError): INodeExecutionData {
+	const details: IDataObject = {};
+	if (error.description) details.description = error.description;
+	if ((error as NodeApiError).httpCode) details.httpCode = (error as NodeApiError).httpCode;
+	return { json: { error: error.message, details }, pairedItem: { item: itemIndex } };
+}
+
+/** Every error leaves the node here, as a NodeApiError or NodeOperationError naming the item, secrets removed. */
+export function toNodeError(
+	context: IExecuteFunctions,
+	error: unknown,
+	itemIndex: number,
+	client: VippsApiClient,
+): NodeApiError | NodeOperationError {
 	if (error instanceof NodeOperationError || error instanceof NodeApiError) return error;
 	if (error instanceof VippsError) {
 		const { description, httpCode, vippsResponse } = error.details;
+		const message = client.redact(error.message);
+		const redactedDescription = client.redact(description);
 		if (httpCode) {
-			return new NodeApiError(context.getNode(), { httpCode, vippsResponse: vippsResponse ?? null } as JsonObject, {
-				message: error.message,
-				description,
+			const response = vippsResponse === undefined ? null : (JSON.parse(client.redact(JSON.stringify(vippsResponse))) as JsonObject);
+			return new NodeApiError(context.getNode(), { httpCode, vippsResponse: response } as JsonObject, {
+				message,
+				description: redactedDescription,
 				httpCode,
 				itemIndex,
 			});
 		}
-		return new NodeOperationError(context.getNode(), error.message, { description, itemIndex });
+		return new NodeOperationError(context.getNode(), message, { description: redactedDescription, itemIndex });
 	}
-	return new NodeOperationError(context.getNode(), error as Error, { itemIndex });
+	const message = client.redact(error instanceof Error ? error.message : String(error));
+	return new NodeOperationError(context.getNode(), message, { itemIndex });
 }

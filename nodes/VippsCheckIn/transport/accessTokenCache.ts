@@ -6,8 +6,10 @@
  * before it expires while callers keep using it, and only in the last moments must a caller
  * wait for the new one. Concurrent callers share one fetch; a failed fetch is never cached
  * as a token; a failed background renewal is not retried more often than every few seconds.
+ * The cache holds at most MAX_CREDENTIAL_SETS entries (least recently used go first), and an
+ * entry whose first fetch failed is dropped, so rotated secrets and typos do not pile up.
  */
-import { createHash } from 'node:crypto';
+import { createHash } from 'crypto';
 
 import type { VippsCredentials } from './vippsCredentials';
 
@@ -17,7 +19,8 @@ export interface AccessTokenGrant {
 	expiresInSeconds: number;
 }
 
-export type FetchAccessToken = (credentials: VippsCredentials) => Promise<AccessTokenGrant>;
+/** Fetches a new token; given per call, as it sends through the calling execution's n8n helpers. */
+export type FetchAccessToken = () => Promise<AccessTokenGrant>;
 
 interface CachedToken {
 	value: string;
@@ -38,6 +41,8 @@ const BACKGROUND_RENEWAL_WINDOW_MS = 3 * 60_000;
 /** Stop handing out a token this close to its expiry: the request could arrive after it. */
 const HARD_EXPIRY_MARGIN_MS = 30_000;
 const RENEWAL_RETRY_INTERVAL_MS = 3_000;
+/** A process serves a handful of credentials; partners with per-shop MSNs a few dozen. */
+export const MAX_CREDENTIAL_SETS = 100;
 
 const keysByCredentials = new WeakMap<VippsCredentials, string>();
 
@@ -45,8 +50,8 @@ export class AccessTokenCache {
 	private readonly entries = new Map<string, CacheEntry>();
 
 	constructor(
-		private readonly fetchToken: FetchAccessToken,
 		private readonly now: () => number = () => Date.now(),
+		private readonly maxEntries = MAX_CREDENTIAL_SETS,
 	) {}
 
 	/**
@@ -69,20 +74,30 @@ export class AccessTokenCache {
 		return key;
 	}
 
-	async getToken(credentials: VippsCredentials): Promise<string> {
-		return this.usableToken(credentials) ?? (await this.renew(this.entryFor(credentials), credentials)).value;
+	/** How many credential sets the cache holds (for tests). */
+	get size(): number {
+		return this.entries.size;
+	}
+
+	async getToken(credentials: VippsCredentials, fetchToken: FetchAccessToken): Promise<string> {
+		const usable = this.usableToken(credentials, fetchToken);
+		if (usable !== undefined) return usable;
+		const key = AccessTokenCache.keyOf(credentials);
+		return (await this.renew(key, this.entryFor(key), fetchToken)).value;
 	}
 
 	/**
 	 * The cached token while it may still be used, starting its background renewal when due;
 	 * undefined when callers must wait for a new one. Lets the common case skip a promise.
 	 */
-	usableToken(credentials: VippsCredentials): string | undefined {
-		const entry = this.entries.get(AccessTokenCache.keyOf(credentials));
+	usableToken(credentials: VippsCredentials, fetchToken: FetchAccessToken): string | undefined {
+		const key = AccessTokenCache.keyOf(credentials);
+		const entry = this.entries.get(key);
 		const token = entry?.token;
 		const now = this.now();
 		if (!entry || !token || now >= token.expiresAt) return undefined;
-		if (now >= token.renewAt) this.renewInBackground(entry, credentials, now);
+		this.touch(key, entry);
+		if (now >= token.renewAt) this.renewInBackground(key, entry, fetchToken, now);
 		return token.value;
 	}
 
@@ -99,35 +114,43 @@ export class AccessTokenCache {
 		this.entries.clear();
 	}
 
-	private entryFor(credentials: VippsCredentials): CacheEntry {
-		const key = AccessTokenCache.keyOf(credentials);
-		let entry = this.entries.get(key);
-		if (!entry) {
-			entry = {};
-			this.entries.set(key, entry);
+	private entryFor(key: string): CacheEntry {
+		return this.touch(key, this.entries.get(key) ?? {});
+	}
+
+	/** Makes `entry` the most recently used; the least recently used go beyond the bound. */
+	private touch(key: string, entry: CacheEntry): CacheEntry {
+		this.entries.delete(key);
+		this.entries.set(key, entry);
+		for (const oldest of this.entries.keys()) {
+			if (this.entries.size <= this.maxEntries) break;
+			this.entries.delete(oldest);
 		}
 		return entry;
 	}
 
-	private renewInBackground(entry: CacheEntry, credentials: VippsCredentials, now: number): void {
+	private renewInBackground(key: string, entry: CacheEntry, fetchToken: FetchAccessToken, now: number): void {
 		if (entry.renewal) return;
 		if (entry.lastRenewalFailureAt !== undefined && now - entry.lastRenewalFailureAt < RENEWAL_RETRY_INTERVAL_MS) {
 			return;
 		}
 		// The current token stays valid for a while: a failed renewal is only remembered.
-		this.renew(entry, credentials).catch(() => undefined);
+		this.renew(key, entry, fetchToken).catch(() => undefined);
 	}
 
 	/** One renewal at a time per credential set, shared by every caller. */
-	private renew(entry: CacheEntry, credentials: VippsCredentials): Promise<CachedToken> {
-		entry.renewal ??= this.fetchToken(credentials)
+	private renew(key: string, entry: CacheEntry, fetchToken: FetchAccessToken): Promise<CachedToken> {
+		entry.renewal ??= fetchToken()
 			.then((grant) => {
 				entry.token = this.cachedTokenFrom(grant);
 				entry.lastRenewalFailureAt = undefined;
+				this.touch(key, entry);
 				return entry.token;
 			})
 			.catch((error: unknown) => {
 				entry.lastRenewalFailureAt = this.now();
+				// Nothing worth keeping: a typo or a rotated secret must not hold a place in the cache.
+				if (!entry.token && this.entries.get(key) === entry) this.entries.delete(key);
 				throw error;
 			})
 			.finally(() => {

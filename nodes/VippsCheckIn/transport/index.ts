@@ -1,15 +1,16 @@
 /**
  * The one door to the Vipps MobilePay API: headers, access tokens, pacing, retries and error
- * translation for every call the node makes. Operations call VippsApiClient and nothing below it.
+ * translation for every call the node makes. Every request goes through n8n's own HTTP helper,
+ * so n8n's proxy settings, SSRF protection and outbound rules apply to it. Operations call
+ * VippsApiClient and nothing below it.
  */
-import { setTimeout as delay } from 'node:timers/promises';
+import { sleep, type IHttpRequestOptions, type IN8nHttpFullResponse } from 'n8n-workflow';
 import { z } from 'zod';
 
 import { AccessTokenCache, type AccessTokenGrant } from './accessTokenCache';
-import { HttpTransportError, sendHttpRequest, type HttpRequest, type HttpResponse } from './httpClient';
 import type { RequestPacer } from './requestPacer';
-import { decideRetry, parseRetryAfter, type AttemptOutcome } from './retryPolicy';
-import { USER_AGENT, type VippsCredentials } from './vippsCredentials';
+import { classifyTransportFailure, decideRetry, parseRetryAfter, type AttemptOutcome, type TransportFailure } from './retryPolicy';
+import type { VippsCredentials } from './vippsCredentials';
 import {
 	VippsError,
 	cancelledError,
@@ -27,6 +28,11 @@ export const VIPPS_PATHS = {
 	qrExchange: 'qr/v1/exchange',
 } as const;
 
+/** The part of n8n's helpers the transport uses: `this.helpers` of the running node or credential. */
+export interface N8nHttp {
+	httpRequest(options: IHttpRequestOptions): Promise<unknown>;
+}
+
 function vippsUrl(credentials: VippsCredentials, path: string): string {
 	return `${credentials.baseUrl}/${path}`;
 }
@@ -42,16 +48,19 @@ const accessTokenResponseSchema = z.object({
 	token_type: z.string().optional(),
 });
 
-/** POST /accesstoken/get, uncached: the cache below and the credential test call it. */
-export async function requestAccessToken(credentials: VippsCredentials): Promise<AccessTokenGrant> {
-	const url = vippsUrl(credentials, VIPPS_PATHS.accessToken);
-	const headers = {
-		client_id: credentials.clientId,
-		client_secret: credentials.clientSecret,
-		...commonHeaders(credentials, credentials.merchantSerialNumber),
-	};
+/** POST /accesstoken/get, uncached: the cache below calls it. */
+export async function requestAccessToken(http: N8nHttp, credentials: VippsCredentials): Promise<AccessTokenGrant> {
 	const { response, attempts } = await sendWithRetries(
-		{ method: 'POST', url, headers, timeoutMs: TOKEN_REQUEST_TIMEOUT_MS },
+		http,
+		{
+			url: vippsUrl(credentials, VIPPS_PATHS.accessToken),
+			headers: {
+				client_id: credentials.clientId,
+				client_secret: credentials.clientSecret,
+				...commonHeaders(credentials, credentials.merchantSerialNumber),
+			},
+			timeoutMs: TOKEN_REQUEST_TIMEOUT_MS,
+		},
 		'the access token request',
 	);
 	if (response.status !== 200) {
@@ -69,7 +78,7 @@ export async function requestAccessToken(credentials: VippsCredentials): Promise
 }
 
 /** One cache for the whole n8n process: tokens outlive a single execution. */
-export const accessTokenCache = new AccessTokenCache(requestAccessToken);
+export const accessTokenCache = new AccessTokenCache();
 
 function commonHeaders(credentials: VippsCredentials, merchantSerialNumber: string | undefined): Record<string, string> {
 	return {
@@ -77,68 +86,111 @@ function commonHeaders(credentials: VippsCredentials, merchantSerialNumber: stri
 		// An empty MSN header is invalid: leave it out when there is none.
 		...(merchantSerialNumber ? { 'Merchant-Serial-Number': merchantSerialNumber } : {}),
 		...credentials.systemHeaders,
-		'User-Agent': USER_AGENT,
 	};
 }
 
-interface RetriedResponse {
-	response: HttpResponse;
-	attempts: number;
-}
-
-interface RetryRequest extends HttpRequest {
+interface VippsRequest {
+	url: string;
+	headers: Record<string, string>;
+	body?: string;
+	timeoutMs: number;
+	signal?: AbortSignal;
 	pacer?: RequestPacer;
 }
 
+interface VippsResponse {
+	status: number;
+	headers: Record<string, unknown>;
+	body: string;
+}
+
+type AttemptResult = { response: VippsResponse } | { failure: TransportFailure };
+
 /** Sends one request under the retry policy (retryPolicy.ts) and the batch's pacer. */
-async function sendWithRetries(req: RetryRequest, what: string): Promise<RetriedResponse> {
+async function sendWithRetries(
+	http: N8nHttp,
+	req: VippsRequest,
+	what: string,
+): Promise<{ response: VippsResponse; attempts: number }> {
 	const startedAt = Date.now();
 	for (let attempt = 1; ; attempt++) {
-		const result = await attemptOnce(req);
-		if ('failure' in result && result.failure.kind === 'cancelled') {
-			throw explainTransportFailure(result.failure, what, req.timeoutMs, attempt);
-		}
+		const result = await attemptOnce(http, req);
 		const outcome: AttemptOutcome =
 			'response' in result
-				? { type: 'status', status: result.response.status, retryAfterMs: result.retryAfterMs }
+				? { type: 'status', status: result.response.status, retryAfterMs: retryAfterOf(result.response) }
 				: { type: 'transport', kind: result.failure.kind };
 		const decision = decideRetry(outcome, attempt, Date.now() - startedAt);
 		if (!decision.retry) {
 			if ('response' in result) return { response: result.response, attempts: attempt };
-			throw explainTransportFailure(result.failure, what, req.timeoutMs, attempt);
+			throw explainTransportFailure(result.failure, req.url, what, req.timeoutMs, attempt);
 		}
-		await pause(decision.delayMs, req.signal, what);
+		if (!(await pause(decision.delayMs, req.signal))) throw cancelledError(what);
 	}
 }
 
-type AttemptResult = { response: HttpResponse; retryAfterMs?: number } | { failure: HttpTransportError };
+function retryAfterOf(response: VippsResponse): number | undefined {
+	return parseRetryAfter(response.headers['retry-after'] as string | string[] | undefined);
+}
 
 /** One HTTP attempt inside a pacer slot; the slot is free again before any backoff starts. */
-async function attemptOnce(req: RetryRequest): Promise<AttemptResult> {
-	const slot = await req.pacer?.acquire(req.signal);
+async function attemptOnce(http: N8nHttp, req: VippsRequest): Promise<AttemptResult> {
+	const slot = req.pacer ? await req.pacer.acquire(req.signal).catch(() => undefined) : undefined;
+	if (req.pacer && !slot) return { failure: { kind: 'cancelled', code: 'ABORTED' } };
 	try {
-		const response = await sendHttpRequest(req);
-		const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
-		if (response.status === 429) slot?.throttled(retryAfterMs);
-		else if (response.status < 400) slot?.succeeded();
-		return { response, retryAfterMs };
-	} catch (error) {
-		// sendHttpRequest rejects with nothing else.
-		return { failure: error as HttpTransportError };
+		const result = await send(http, req);
+		if ('response' in result) {
+			const { status } = result.response;
+			if (status === 429) slot?.throttled(retryAfterOf(result.response));
+			else if (status < 400) slot?.succeeded();
+		}
+		return result;
 	} finally {
 		slot?.release();
 	}
 }
 
-async function pause(ms: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+async function send(http: N8nHttp, req: VippsRequest): Promise<AttemptResult> {
+	let answer: IN8nHttpFullResponse;
 	try {
-		await delay(ms, undefined, { signal });
-	} catch {
-		throw cancelledError(what);
+		answer = (await http.httpRequest({
+			method: 'POST',
+			url: req.url,
+			headers: req.body === undefined ? req.headers : { ...req.headers, 'Content-Type': 'application/json' },
+			body: req.body,
+			timeout: req.timeoutMs,
+			abortSignal: req.signal,
+			returnFullResponse: true,
+			ignoreHttpStatusErrors: true,
+			// The check-in id may come as raw text: read every body as text and parse it here.
+			encoding: 'text',
+			json: false,
+		})) as IN8nHttpFullResponse;
+	} catch (error) {
+		// The status arrived but the body broke off: the answer counts (a 200 means Vipps took it).
+		const status = (error as { response?: { status?: unknown } }).response?.status;
+		if (typeof status === 'number' && !req.signal?.aborted) return { response: { status, headers: {}, body: '' } };
+		return { failure: classifyTransportFailure(error, req.signal) };
 	}
+	return {
+		response: {
+			status: answer.statusCode,
+			headers: answer.headers as Record<string, unknown>,
+			body: typeof answer.body === 'string' ? answer.body : String(answer.body ?? ''),
+		},
+	};
+}
+
+/** Waits `ms`; false when the execution was cancelled meanwhile. */
+async function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+	return await sleep(ms, signal).then(
+		() => true,
+		() => false,
+	);
 }
 
 export interface ApiCallOptions {
+	/** `this.helpers` of the running node. */
+	http: N8nHttp;
 	pacer: RequestPacer;
 	timeoutMs: number;
 	signal?: AbortSignal;
@@ -177,17 +229,23 @@ function parseCheckInId(body: string): string | null {
 const qrExchangeResponseSchema = z.object({
 	msisdn: z.string().min(1),
 	version: z.string().optional(),
-	timestamp: z.number().optional(),
+	/** Unix seconds, as a number or as text: read by the operation, never trusted here. */
+	timestamp: z.unknown().optional(),
 });
 
 export type QrExchangeResult = z.infer<typeof qrExchangeResponseSchema>;
 
 /**
- * Calls for one node execution with one credential. Remembers a failed token request for the
- * rest of the execution, so wrong keys cost one token request, not one per item.
+ * Calls for one node execution with one credential. Within the execution, a failed token
+ * request is remembered (wrong keys cost one token request, not one per item), and a 401 earns
+ * at most one forced token renewal per credential set (a key that may not use the API costs two
+ * token requests, not two per item).
  */
 export class VippsApiClient {
 	private readonly tokenFailures = new Map<string, Error>();
+	private readonly renewedAfterRejection = new Set<string>();
+	/** Every token this execution used, so none can slip into an error message. */
+	private readonly tokensUsed = new Set<string>();
 
 	constructor(
 		private readonly credentials: VippsCredentials,
@@ -216,7 +274,7 @@ export class VippsApiClient {
 		const parsed = qrExchangeResponseSchema.safeParse(parseJsonBody(body));
 		if (!parsed.success) {
 			throw new VippsError('Vipps answered the QR code exchange with an unexpected body', {
-				description: 'Expected JSON with msisdn. Check the credential\'s Environment or Custom Base URL.',
+				description: "Expected JSON with msisdn. Check the credential's Environment or Custom Base URL.",
 				httpCode: '200',
 			});
 		}
@@ -243,6 +301,11 @@ export class VippsApiClient {
 		};
 	}
 
+	/** `text` with the credential's secrets and every token of this execution replaced. */
+	redact(text: string): string {
+		return redactSecrets(text, this.credentials, [...this.tokensUsed]);
+	}
+
 	private async call(
 		path: string,
 		payload: unknown,
@@ -253,40 +316,46 @@ export class VippsApiClient {
 		const credentials: VippsCredentials = msnOverride
 			? { ...this.credentials, merchantSerialNumber: msnOverride }
 			: this.credentials;
-		let token: string | undefined;
-		try {
-			token = await this.accessToken(credentials);
-			let result = await this.send(credentials, token, path, payload, what);
-			// An expired or revoked token: one fresh token, one more try.
-			if (result.response.status === 401 && !/subscription key/i.test(result.response.body)) {
-				accessTokenCache.invalidate(credentials, token);
-				token = await this.accessToken(credentials);
+		let token = await this.accessToken(credentials);
+		let result = await this.send(credentials, token, path, payload, what);
+		if (result.response.status === 401 && !/subscription key/i.test(result.response.body)) {
+			const fresh = await this.tokenAfterRejection(credentials, token);
+			if (fresh !== undefined) {
+				token = fresh;
 				result = await this.send(credentials, token, path, payload, what);
 			}
-			const { response, attempts } = result;
-			if (response.status >= 200 && response.status < 300) return response.body;
-			throw explainApiFailure(response.status, parseJsonBody(response.body), {
-				what,
-				environment: credentials.environment,
-				baseUrl: credentials.baseUrl,
-				attempts,
-				productionOnly,
-			});
-		} catch (error) {
-			throw this.withoutSecrets(error, token);
 		}
+		const { response, attempts } = result;
+		if (response.status >= 200 && response.status < 300) return response.body;
+		throw explainApiFailure(response.status, parseJsonBody(response.body), {
+			what,
+			environment: credentials.environment,
+			baseUrl: credentials.baseUrl,
+			attempts,
+			productionOnly,
+		});
+	}
+
+	/**
+	 * Vipps refused `rejected` (expired, revoked): the token to try once more, or undefined when
+	 * this execution already renewed it once and the fresh token was refused as well.
+	 */
+	private async tokenAfterRejection(credentials: VippsCredentials, rejected: string): Promise<string | undefined> {
+		const key = AccessTokenCache.keyOf(credentials);
+		if (!this.renewedAfterRejection.has(key)) {
+			this.renewedAfterRejection.add(key);
+			accessTokenCache.invalidate(credentials, rejected);
+		}
+		const current = await this.accessToken(credentials);
+		return current === rejected ? undefined : current;
 	}
 
 	private send(credentials: VippsCredentials, token: string, path: string, payload: unknown, what: string) {
 		return sendWithRetries(
+			this.options.http,
 			{
-				method: 'POST',
 				url: vippsUrl(credentials, path),
-				headers: {
-					Authorization: `Bearer ${token}`,
-					'Content-Type': 'application/json',
-					...commonHeaders(credentials, credentials.merchantSerialNumber),
-				},
+				headers: { Authorization: `Bearer ${token}`, ...commonHeaders(credentials, credentials.merchantSerialNumber) },
 				body: JSON.stringify(payload),
 				timeoutMs: this.options.timeoutMs,
 				signal: this.options.signal,
@@ -296,42 +365,26 @@ export class VippsApiClient {
 		);
 	}
 
-	private accessToken(credentials: VippsCredentials): Promise<string> {
+	private async accessToken(credentials: VippsCredentials): Promise<string> {
 		const key = AccessTokenCache.keyOf(credentials);
 		const earlierFailure = this.tokenFailures.get(key);
-		if (earlierFailure) return Promise.reject(earlierFailure);
-		const cached = accessTokenCache.usableToken(credentials);
-		if (cached !== undefined) return Promise.resolve(cached);
-		const token = abortable(accessTokenCache.getToken(credentials), this.options.signal);
-		token.catch((error: Error) => {
-			if (!this.options.signal?.aborted) this.tokenFailures.set(key, error);
-		});
+		if (earlierFailure) throw earlierFailure;
+		const fetchToken = () => requestAccessToken(this.options.http, credentials);
+		const token =
+			accessTokenCache.usableToken(credentials, fetchToken) ??
+			(await abortable(accessTokenCache.getToken(credentials, fetchToken), this.options.signal).catch((error: Error) => {
+				if (!this.options.signal?.aborted) this.tokenFailures.set(key, error);
+				throw error;
+			}));
+		this.tokensUsed.add(token);
 		return token;
-	}
-
-	private withoutSecrets(error: unknown, token: string | undefined): Error {
-		const extra = token ? [token] : [];
-		if (error instanceof VippsError) {
-			const details = error.details;
-			const vippsResponse =
-				details.vippsResponse === undefined
-					? undefined
-					: JSON.parse(redactSecrets(JSON.stringify(details.vippsResponse), this.credentials, extra));
-			return new VippsError(redactSecrets(error.message, this.credentials, extra), {
-				...details,
-				description: redactSecrets(details.description, this.credentials, extra),
-				vippsResponse,
-			});
-		}
-		const message = error instanceof Error ? error.message : String(error);
-		return new Error(redactSecrets(message, this.credentials, extra));
 	}
 }
 
 /** Lets one caller stop waiting for a shared promise without cancelling it for the others. */
 function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
 	if (!signal) return promise;
-	signal.throwIfAborted();
+	if (signal.aborted) return Promise.reject(cancelledError('The request'));
 	return new Promise<T>((resolve, reject) => {
 		const onAbort = () => reject(cancelledError('The request'));
 		signal.addEventListener('abort', onAbort, { once: true });

@@ -12,7 +12,7 @@
  * A 429 from a request that started before the latest slowdown is the same burst, and is
  * not counted again.
  */
-import { setTimeout as delay } from 'node:timers/promises';
+import { sleep } from 'n8n-workflow';
 
 export interface RequestPacerOptions {
 	maxConcurrency: number;
@@ -73,7 +73,7 @@ export class RequestPacer {
 			signal?.throwIfAborted();
 			const now = this.now();
 			if (now < this.pausedUntil) {
-				await delay(this.pausedUntil - now, undefined, { signal });
+				await sleep(this.pausedUntil - now, signal);
 				continue;
 			}
 			if (this.active >= this.concurrencyLimit) {
@@ -85,7 +85,7 @@ export class RequestPacer {
 			if (startAt > now) {
 				let waited = false;
 				try {
-					await delay(startAt - now, undefined, { signal });
+					await sleep(startAt - now, signal);
 					waited = true;
 				} finally {
 					// Aborted while waiting for its turn: the slot was never used.

@@ -5,15 +5,18 @@
  * - 429 Too Many Requests: after Retry-After (capped) when the gateway sends it. The whole
  *   batch slows down too (see requestPacer.ts), not just this request.
  * - 502, 503, 504: the gateway or a Vipps service is briefly unavailable.
- * - Connection refused or reset, and a timeout before any response arrived.
+ * - Connection refused or reset, a timeout before any response arrived, a temporary DNS failure.
  *
  * Not retried: 400 (the request is wrong and stays wrong), 403, 404, and 500 (in the Test
  * environment Check-in always answers 500 by design; in production a 500 is a fault to
- * report, not to repeat). A 401 is handled by the token logic: one fresh token, one retry.
+ * report, not to repeat); failures that stay failures (host not found, untrusted
+ * certificate, invalid URL, blocked by n8n's SSRF protection, anything unknown). A 401 is
+ * handled by the token logic: one fresh token per execution, one retry.
  *
- * A timeout after the request was sent may mean Vipps did receive it: the retry can then
- * show the check-in screen twice. Check-in moves no money, so showing it again is the safer
- * failure than dropping a customer's check-in.
+ * An answer whose status arrived counts as that status even when its body broke off: a 200
+ * means Vipps took the check-in, and it is not sent again. A timeout before any answer may
+ * still mean Vipps received it: the retry can then show the check-in screen twice. Check-in
+ * moves no money, so showing it again is the safer failure than dropping a check-in.
  */
 
 export const RETRY_POLICY = {
@@ -26,16 +29,61 @@ export const RETRY_POLICY = {
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
-/** Failures of the connection itself, before an HTTP status arrived. */
+/** Failures before a complete HTTP answer arrived, as n8n's HTTP helper reports them. */
 export type TransportFailureKind =
 	| 'connectionRefused'
 	| 'connectionReset'
-	| 'timeoutBeforeResponse'
-	| 'timeoutDuringResponse'
-	| 'network'
-	/** The client refused to send it (e.g. an invalid header value): sending again cannot help. */
-	| 'invalidRequest'
+	| 'timeout'
+	/** A temporary DNS failure (EAI_AGAIN): the resolver may answer next time. */
+	| 'dnsTemporary'
+	/** Sending again cannot help: the host does not exist, its certificate is not trusted, the URL is invalid, n8n's SSRF protection refused it… */
+	| 'permanent'
 	| 'cancelled';
+
+export interface TransportFailure {
+	kind: TransportFailureKind;
+	/** The most specific error code found (ENOTFOUND, CERT_HAS_EXPIRED, …) or the error's name. */
+	code: string;
+	/** The description n8n gave (SSRF protection explains itself). */
+	description?: string;
+}
+
+const TRANSIENT_CODES: Record<string, TransportFailureKind> = {
+	ECONNREFUSED: 'connectionRefused',
+	ECONNRESET: 'connectionReset',
+	EPIPE: 'connectionReset',
+	// Axios names a timeout ECONNABORTED (or ETIMEDOUT); a socket that timed out is ETIMEDOUT too.
+	ECONNABORTED: 'timeout',
+	ETIMEDOUT: 'timeout',
+	EAI_AGAIN: 'dnsTemporary',
+};
+
+/**
+ * What went wrong with a request that got no usable HTTP answer. `error` is what n8n's
+ * `httpRequest` threw (an axios error, a TypeError for an invalid URL, n8n's SSRF errors).
+ * Anything not known to be transient counts as permanent: it fails at once, named.
+ */
+export function classifyTransportFailure(error: unknown, signal?: AbortSignal): TransportFailure {
+	const { code, name, description } = errorFacts(error);
+	if (signal?.aborted || code === 'ERR_CANCELED') return { kind: 'cancelled', code };
+	if (/^Ssrf/.test(name)) return { kind: 'permanent', code: name, description };
+	return { kind: TRANSIENT_CODES[code] ?? 'permanent', code };
+}
+
+/** The first error code on the error or its causes (axios copies the socket's code up; a TypeError keeps it on the cause). */
+function errorFacts(error: unknown): { code: string; name: string; description?: string } {
+	const top = (error ?? {}) as { code?: unknown; name?: unknown; description?: unknown; cause?: unknown };
+	const name = typeof top.name === 'string' ? top.name : 'Error';
+	let code: string | undefined;
+	for (let current = top, depth = 0; current && typeof current === 'object' && depth < 3; depth++) {
+		if (typeof current.code === 'string') {
+			code = current.code;
+			break;
+		}
+		current = current.cause as typeof top;
+	}
+	return { code: code ?? name, name, description: typeof top.description === 'string' ? top.description : undefined };
+}
 
 export type AttemptOutcome =
 	| { type: 'status'; status: number; retryAfterMs?: number }
@@ -45,7 +93,7 @@ export type RetryDecision = { retry: false } | { retry: true; delayMs: number };
 
 export function isRetryable(outcome: AttemptOutcome): boolean {
 	if (outcome.type === 'status') return RETRYABLE_STATUS.has(outcome.status);
-	return outcome.kind !== 'cancelled' && outcome.kind !== 'invalidRequest';
+	return outcome.kind !== 'cancelled' && outcome.kind !== 'permanent';
 }
 
 /** Full-jitter exponential backoff: a random delay up to base × 2^(attempt-1), capped. */

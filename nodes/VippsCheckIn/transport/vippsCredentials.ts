@@ -3,8 +3,7 @@
  * so nothing with a control character (CR/LF would split the header) or an over-long
  * Vipps-System-* value gets through. Messages name the field, never the secret value.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { version as n8nWorkflowVersion } from 'n8n-workflow/package.json';
 import { z } from 'zod';
 
 import { name as packageName, version as packageVersion } from '../../../package.json';
@@ -138,7 +137,7 @@ export function parseVippsCredentials(data: Record<string, unknown>): VippsCrede
 	}
 	const value = parsed.data;
 	const baseUrl =
-		value.environment === 'custom' ? trimBaseUrl(value.customBaseUrl!) : environmentBaseUrl(value.environment);
+		value.environment === 'custom' ? trimBaseUrl(value.customBaseUrl!) : VIPPS_BASE_URLS[value.environment];
 	return {
 		environment: value.environment,
 		baseUrl,
@@ -148,7 +147,7 @@ export function parseVippsCredentials(data: Record<string, unknown>): VippsCrede
 		merchantSerialNumber: value.merchantSerialNumber || undefined,
 		systemHeaders: {
 			'Vipps-System-Name': value.systemName ?? 'n8n',
-			'Vipps-System-Version': value.systemVersion || runningN8nVersion(),
+			'Vipps-System-Version': value.systemVersion || DEFAULT_SYSTEM_VERSION,
 			'Vipps-System-Plugin-Name': value.pluginName ?? packageName,
 			'Vipps-System-Plugin-Version': value.pluginVersion ?? packageVersion,
 		},
@@ -160,38 +159,8 @@ function trimBaseUrl(url: string): string {
 }
 
 /**
- * The n8n administrator may route an environment through another address (an egress gateway,
- * or the local simulator in tests) with VIPPS_PRODUCTION_BASE_URL / VIPPS_TEST_BASE_URL.
+ * A node cannot ask n8n for its version, and a verifiable node may not look for it on disk. n8n's
+ * own n8n-workflow library (which the node runs against inside n8n) is released with n8n and
+ * carries its minor version, e.g. 2.41.0 inside n8n 2.41.1: the closest safe stand-in.
  */
-function environmentBaseUrl(environment: keyof typeof VIPPS_BASE_URLS): string {
-	const override = process.env[`VIPPS_${environment.toUpperCase()}_BASE_URL`];
-	return override && !customBaseUrlProblem(override) ? trimBaseUrl(override) : VIPPS_BASE_URLS[environment];
-}
-
-let detectedN8nVersion: string | undefined;
-
-/**
- * A node cannot ask n8n for its version, so look for the package.json of the `n8n` package
- * that started this process. Outside n8n (tests, the demo) the n8n-workflow library this
- * package was built against stands in.
- */
-export function runningN8nVersion(): string {
-	detectedN8nVersion ??= findN8nVersion().slice(0, SYSTEM_HEADER_MAX_LENGTH);
-	return detectedN8nVersion;
-}
-
-function findN8nVersion(): string {
-	const startedBy = require.main?.filename;
-	const fromN8n = startedBy ? findManifestUpwards(dirname(startedBy), 'package.json', 'n8n') : undefined;
-	return fromN8n ?? findManifestUpwards(__dirname, join('node_modules', 'n8n-workflow', 'package.json'), 'n8n-workflow') ?? 'unknown';
-}
-
-function findManifestUpwards(from: string, relativePath: string, packageName: string): string | undefined {
-	for (let dir = from; dirname(dir) !== dir; dir = dirname(dir)) {
-		const manifest = join(dir, relativePath);
-		if (!existsSync(manifest)) continue;
-		const { name, version } = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string; version?: string };
-		if (name === packageName && version) return version;
-	}
-	return undefined;
-}
+export const DEFAULT_SYSTEM_VERSION = n8nWorkflowVersion.slice(0, SYSTEM_HEADER_MAX_LENGTH);

@@ -3,7 +3,7 @@
  * next. Every message is built from known words plus fields of Vipps's own error bodies;
  * `redactSecrets` is applied at the end so no key can slip through an echoed body.
  */
-import type { HttpTransportError } from './httpClient';
+import type { TransportFailure } from './retryPolicy';
 import type { VippsCredentials, VippsEnvironment } from './vippsCredentials';
 
 export interface VippsErrorDetails {
@@ -191,34 +191,65 @@ export function cancelledError(what: string): VippsError {
 	});
 }
 
-/** No HTTP answer at all. */
-export function explainTransportFailure(error: HttpTransportError, what: string, timeoutMs: number, attempts: number): VippsError {
-	const host = safeHost(error.url);
+const CONNECTION_HINT =
+	"Check the credential's Environment (and Custom Base URL, if used), the network of the n8n server, and n8n's proxy settings (HTTP_PROXY / HTTPS_PROXY / NO_PROXY).";
+
+/** No usable HTTP answer at all. */
+export function explainTransportFailure(
+	failure: TransportFailure,
+	url: string,
+	what: string,
+	timeoutMs: number,
+	attempts: number,
+): VippsError {
+	const host = safeHost(url);
 	const tried = attempts > 1 ? ` (tried ${attempts} times)` : '';
-	switch (error.kind) {
+	switch (failure.kind) {
 		case 'cancelled':
 			return cancelledError(what);
-		case 'timeoutBeforeResponse':
-		case 'timeoutDuringResponse':
+		case 'timeout':
 			return new VippsError(`Vipps did not answer ${what} within ${timeoutMs} ms${tried}`, {
 				description:
 					"Vipps may still have received it: a check-in then shows up once more when sent again, which is harmless (no money moves). Raise the node's Timeout option if this repeats.",
 			});
 		case 'connectionRefused':
-			return new VippsError(`Could not connect to ${host}: the connection was refused${tried}`, {
-				description:
-					"Check the credential's Environment (and Custom Base URL, if used) and, behind a proxy, the HTTP_PROXY / HTTPS_PROXY / NO_PROXY settings of n8n.",
-			});
+			return new VippsError(`Could not connect to ${host}: the connection was refused${tried}`, { description: CONNECTION_HINT });
 		case 'connectionReset':
 			return new VippsError(`The connection to ${host} broke off during ${what}${tried}`, {
 				description: 'Usually a brief network fault: run the failed items again.',
 			});
 		default:
-			return new VippsError(`Could not reach ${host} (${error.code})${tried}`, {
-				description:
-					"Check the network of the n8n server, the credential's Environment, and the HTTP_PROXY / HTTPS_PROXY / NO_PROXY settings.",
-			});
+			return permanentFailure(failure, host, tried);
 	}
+}
+
+/**
+ * Failures that sending again cannot mend: say what to change. Error codes go into the
+ * description: n8n replaces a message that contains one (ENOTFOUND, EAI_AGAIN…) with its own words.
+ */
+function permanentFailure(failure: TransportFailure, host: string, tried: string): VippsError {
+	const { code } = failure;
+	if (/^Ssrf/.test(code)) {
+		return new VippsError(`n8n's SSRF protection blocked the request to ${host}`, {
+			description: `${failure.description ?? ''} The n8n administrator can allow it with N8N_SSRF_ALLOWED_HOSTNAMES or N8N_SSRF_ALLOWED_IP_RANGES; the Vipps API itself (api.vipps.no) is a public address and is not blocked.`.trim(),
+		});
+	}
+	if (code === 'ENOTFOUND') {
+		return new VippsError(`The host ${host} was not found`, {
+			description: "DNS knows no such name (ENOTFOUND). Check the spelling of the credential's Custom Base URL, or the n8n server's DNS.",
+		});
+	}
+	if (code === 'ERR_INVALID_URL') {
+		return new VippsError('The Vipps API address is not a valid URL', {
+			description: "Check the credential's Custom Base URL: e.g. https://api.vipps.no or http://127.0.0.1:8080.",
+		});
+	}
+	if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/.test(code)) {
+		return new VippsError(`The TLS certificate of ${host} is not trusted`, {
+			description: `${code}. For a proxy or simulator with its own certificate, give the n8n server its CA with NODE_EXTRA_CA_CERTS. Vipps's own addresses have public certificates: check that the Custom Base URL points at them.`,
+		});
+	}
+	return new VippsError(`Could not reach ${host}${tried}`, { description: `${code}. ${CONNECTION_HINT}` });
 }
 
 function safeHost(url: string): string {

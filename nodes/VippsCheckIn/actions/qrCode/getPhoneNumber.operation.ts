@@ -58,7 +58,7 @@ const getPhoneNumber: ItemOperation<QrExchange> = {
 		return {
 			phoneNumber: result.msisdn,
 			qrCodeVersion: result.version ?? null,
-			qrCodeCreatedAt: result.timestamp !== undefined ? new Date(result.timestamp * 1000).toISOString() : null,
+			qrCodeCreatedAt: typeof result.timestamp === 'number' ? new Date(result.timestamp * 1000).toISOString() : null,
 			merchantSerialNumber: client.merchantSerialNumberFor(exchange.merchantSerialNumber),
 		};
 	},

@@ -22,7 +22,7 @@ const properties: INodeProperties[] = [
 		default: '',
 		placeholder: '+47 912 34 567',
 		description:
-			"The customer's Norwegian mobile number. Accepts +47 912 34 567, 0047 91234567, 91234567, 4791234567 and the like; it is sent as 47 followed by 8 digits.",
+			"The customer's Norwegian mobile number: 8 digits starting with 4 or 9 (landline and service numbers have no Vipps app and are refused). Accepts +47 912 34 567, 0047 91234567, 91234567, 4791234567 and the like; it is sent as 47 followed by the 8 digits.",
 		hint: 'Drag the phone field from an earlier node, e.g. {{ $json.phone }}',
 	},
 	{

@@ -342,6 +342,46 @@ describe('dry run', () => {
 		expect(simulator.requests).toHaveLength(0);
 		for (const secret of secretsOf(simulator)) expect(everythingVisible(run)).not.toContain(secret);
 	});
+
+	it.each([
+		['the word "yes"', '={{ "yes" }}'],
+		['the number 1', '={{ 1 }}'],
+		['"ja" from the item', '={{ $json.dryRun }}'],
+	])('Dry Run from an expression giving %s is a dry run: nothing is sent', async (_label, dryRun) => {
+		const items = [
+			{ phone: '91234567', member: true, dryRun: 'ja' },
+			{ phone: '41234567', member: false, dryRun: 'ja' },
+		];
+		const run = await runWorkflow(checkInWorkflow({ items, options: { dryRun } }), { credentials: [simulatorCredential(simulator)] });
+
+		expect(run.error).toBeUndefined();
+		expect(run.itemsOf(VIPPS_NODE).map((item) => item.json)).toEqual([
+			expect.objectContaining({ dryRun: true, phoneNumber: '4791234567', isMember: true }),
+			expect.objectContaining({ dryRun: true, phoneNumber: '4741234567', isMember: false }),
+		]);
+		expect(simulator.requests).toHaveLength(0);
+	});
+
+	it('Dry Run from an expression giving "no" sends for real', async () => {
+		const run = await runWorkflow(checkInWorkflow({ items: [{ phone: '91234567', member: true }], options: { dryRun: '={{ "no" }}' } }), {
+			credentials: [simulatorCredential(simulator)],
+		});
+
+		expect(run.itemsOf(VIPPS_NODE)[0].json.checkInId).toEqual(expect.any(String));
+		expect(simulator.checkInRequests()).toHaveLength(1);
+	});
+
+	it('an unclear Dry Run ("maybe") stops the node before any request, even with Continue On Fail', async () => {
+		const run = await runWorkflow(
+			checkInWorkflow({ items: [{ phone: '91234567', member: true }], options: { dryRun: '={{ "maybe" }}' }, continueOnFail: true }),
+			{ credentials: [simulatorCredential(simulator)] },
+		);
+
+		expect(run.error?.message).toBe(
+			'Option "Dry Run": Expected true or false (or yes/no, ja/nei, 1/0); got the text "maybe" (no digits, with letters or other characters)',
+		);
+		expect(simulator.requests).toHaveLength(0);
+	});
 });
 
 describe('cancelling the execution', () => {

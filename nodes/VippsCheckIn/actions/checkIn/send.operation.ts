@@ -9,6 +9,7 @@ import {
 
 import { normalizePhoneNumber } from '../../helpers/phoneNumber';
 import { parseMembershipFlag } from '../../helpers/membership';
+import { parseYesNo } from '../../helpers/yesNo';
 import type { LoyaltyCheckIn, VippsApiClient } from '../../transport';
 import { merchantSerialNumberOption, runBatch, type ItemOperation } from '../batch';
 import { requestOptions } from '../common.descriptions';
@@ -89,7 +90,14 @@ const sendLoyaltyCheckIn: ItemOperation<LoyaltyCheckIn> = {
 	},
 
 	isDryRun() {
-		return this.getNodeParameter('options.dryRun', 0, false) === true;
+		// From an expression Dry Run may be "yes" or 1: anything unclear is refused, never sent for real.
+		const dryRun = parseYesNo(this.getNodeParameter('options.dryRun', 0, false) as unknown);
+		if (!dryRun.valid) {
+			throw new NodeOperationError(this.getNode(), `Option "Dry Run": ${dryRun.problem}`, {
+				description: 'Nothing was sent. Turn Dry Run on or off, or make its expression give true or false.',
+			});
+		}
+		return dryRun.yes;
 	},
 
 	describe(client, checkIn) {

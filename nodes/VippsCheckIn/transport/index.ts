@@ -177,7 +177,7 @@ function parseCheckInId(body: string): string | null {
 const qrExchangeResponseSchema = z.object({
 	msisdn: z.string().min(1),
 	version: z.string().optional(),
-	timestamp: z.number().optional(),
+	timestamp: z.unknown().optional(),
 });
 
 export type QrExchangeResult = z.infer<typeof qrExchangeResponseSchema>;

@@ -19,7 +19,6 @@ const SEPARATORS = /[\s\u00a0\u2000-\u200b\u202f\-\u2010-\u2015./()]/g;
 
 /** Unicode decimal digits in any script; `\d` would see only 0–9. */
 const ANY_DIGIT = /\p{Nd}/gu;
-const ASCII_DIGIT = /[0-9]/g;
 
 /**
  * Digits people paste from other keyboards, by the code point of their zero (every script keeps
@@ -37,8 +36,8 @@ const DIGIT_SCRIPTS: ReadonlyArray<[zero: number, name: string]> = [
 /** `no digits`, `8 digits`, `8 digits in another script (full-width)`, `2 digits and 6 in another script (…)`. */
 function describeDigits(text: string): string {
 	const all = text.match(ANY_DIGIT) ?? [];
-	const ascii = (text.match(ASCII_DIGIT) ?? []).length;
-	const foreign = all.filter((digit) => !/[0-9]/.test(digit));
+	const foreign = all.filter((digit) => digit < '0' || digit > '9');
+	const ascii = all.length - foreign.length;
 	const plural = (count: number) => `${count} digit${count === 1 ? '' : 's'}`;
 	if (all.length === 0) return 'no digits';
 	if (foreign.length === 0) return plural(ascii);

@@ -27,6 +27,7 @@ const SIMULATED_SUBMISSIONS: Submission[] = [
 	{ json: { name: 'Per Olsen', phone: '(+47) 400-12-345', loyalty: 'ja' }, expected: 'sent' },
 	{ json: { name: 'Sven Svensson', phone: '+46 70 123 45 67', loyalty: 'yes' }, expected: 'refused' },
 	{ json: { name: 'Typo Tina', phone: '912 34', loyalty: 'yes' }, expected: 'refused' },
+	{ json: { name: 'Oslo office', phone: '22 12 34 56', loyalty: 'yes' }, expected: 'refused' },
 	{ json: { name: 'Kim Lie', phone: '4799887766', loyalty: 'maybe' }, expected: 'refused' },
 ];
 

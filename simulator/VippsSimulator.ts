@@ -12,6 +12,7 @@ import type {
 	CheckInResponseStyle,
 	Fault,
 	FaultRule,
+	PersonalQrCode,
 	RecordedRequest,
 	SimulatorKeys,
 	SimulatorOptions,
@@ -177,9 +178,12 @@ export class VippsSimulator {
 		this.context.checkInResponseStyle = style;
 	}
 
-	/** Makes a scanned code exchange to `msisdn`; takes precedence over the built-in https://qr.vipps.no/p/… rule. */
-	registerPersonalQrCode(qrCode: string, msisdn: string): void {
-		this.context.personalQrCodes.set(qrCode, msisdn);
+	/**
+	 * Makes a scanned code exchange to `msisdn`; takes precedence over the built-in https://qr.vipps.no/p/… rule.
+	 * `answer.timestamp`, when given, replaces the clock's seconds in the answer.
+	 */
+	registerPersonalQrCode(qrCode: string, msisdn: string, answer: Pick<PersonalQrCode, 'timestamp'> = {}): void {
+		this.context.personalQrCodes.set(qrCode, { ...answer, msisdn });
 	}
 
 	/** Every access token issued so far, expired ones included, so tests can check none leaks into output. */

@@ -1,5 +1,5 @@
 import type { TokenStore } from './tokenStore';
-import type { CheckInResponseStyle, Environment, SimulatorKeys } from './types';
+import type { CheckInResponseStyle, Environment, PersonalQrCode, SimulatorKeys } from './types';
 
 /** The simulator's state as the endpoint handlers need it. */
 export interface SimulatorContext {
@@ -8,7 +8,7 @@ export interface SimulatorContext {
 	readonly tokens: TokenStore;
 	readonly tokenLifetimeSeconds: number;
 	readonly environment: Environment;
-	/** Registered personal QR codes → MSISDN. */
-	readonly personalQrCodes: Map<string, string>;
+	/** Registered personal QR codes → what they exchange to. */
+	readonly personalQrCodes: Map<string, PersonalQrCode>;
 	checkInResponseStyle: CheckInResponseStyle;
 }

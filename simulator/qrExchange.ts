@@ -20,9 +20,11 @@ function exchange(call: IncomingCall, context: SimulatorContext): Reply {
 	if (headerProblems.length > 0) return qrBadRequest('The request contains one or more invalid headers.', headerProblems);
 	const request = readExchangeRequest(call);
 	if ('problems' in request) return qrBadRequest(INVALID_BODY, request.problems);
-	const msisdn = context.personalQrCodes.get(request.qrCode) ?? derivedMsisdn(request.qrCode);
+	const registered = context.personalQrCodes.get(request.qrCode);
+	const msisdn = registered?.msisdn ?? derivedMsisdn(request.qrCode);
 	if (msisdn === undefined) return qrBadRequest(INVALID_BODY, [QR_CODE_PROBLEM]);
-	return jsonReply(200, { msisdn, version: '2.0', timestamp: Math.floor(context.now() / 1000) });
+	const timestamp = registered && 'timestamp' in registered ? registered.timestamp : Math.floor(context.now() / 1000);
+	return jsonReply(200, { msisdn, version: '2.0', timestamp });
 }
 
 // Extra fields are left alone here: the contract allows them and, unlike check-in, nothing says otherwise.

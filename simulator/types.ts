@@ -9,6 +9,16 @@ export type Environment = 'production' | 'test';
 /** The three 200 shapes a check-in client meets in the wild (see NOTES §2). */
 export type CheckInResponseStyle = 'jsonString' | 'object' | 'rawText';
 
+/** How a registered personal QR code exchanges. */
+export interface PersonalQrCode {
+	msisdn: string;
+	/**
+	 * Answered as `timestamp` instead of the clock's unix seconds, whatever it is: the contract
+	 * says integer, a test may need a numeric string or an out-of-range number.
+	 */
+	timestamp?: unknown;
+}
+
 export interface SimulatorOptions {
 	/** Default '127.0.0.1' (loopback only). */
 	host?: string;

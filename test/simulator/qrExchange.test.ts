@@ -57,7 +57,20 @@ describe('POST /qr/v1/exchange', () => {
 		const overridden = await exchange({ qrCode: 'https://qr.vipps.no/p/abc123' });
 
 		expect(JSON.parse(mobilePay.text)).toMatchObject({ msisdn: '4540123456', version: '2.0' });
-		expect(JSON.parse(overridden.text)).toMatchObject({ msisdn: '4798765432' });
+		expect(JSON.parse(overridden.text)).toEqual({ msisdn: '4798765432', version: '2.0', timestamp: clock.now() / 1000 });
+	});
+
+	test.each<[string, unknown]>([
+		['a numeric string', '1634025600'],
+		['an out-of-range number', 1e20],
+		['null', null],
+	])('a registered code can answer a timestamp the contract does not allow: %s', async (_label, timestamp) => {
+		simulator.registerPersonalQrCode('https://qr.vipps.no/p/abc123', '4798765432', { timestamp });
+
+		const answer = await exchange({ qrCode: 'https://qr.vipps.no/p/abc123' });
+
+		expect(answer.status).toBe(200);
+		expect(JSON.parse(answer.text)).toEqual({ msisdn: '4798765432', version: '2.0', timestamp });
 	});
 
 	test.each([

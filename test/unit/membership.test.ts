@@ -1,61 +1,17 @@
 import { parseMembershipFlag } from '../../nodes/VippsCheckIn/helpers/membership';
 
+// The yes and no words themselves are tested in yesNo.test.ts.
 describe('parseMembershipFlag', () => {
-	it.each<[unknown]>([
-		[true],
-		[1],
-		['true'],
-		['TRUE'],
-		['yes'],
-		['Yes'],
-		['y'],
-		['1'],
-		['ja'],
-		['JA'],
-		['j'],
-		['on'],
-		['member'],
-		['  yes  '],
-	])('reads %p as a member', (input) => {
+	it.each<[unknown]>([[true], ['ja'], ['member'], [' Member ']])('reads %p as a member', (input) => {
 		expect(parseMembershipFlag(input)).toEqual({ valid: true, isMember: true });
 	});
 
-	it.each<[unknown]>([[false], [0], ['false'], ['False'], ['no'], ['n'], ['0'], ['nei'], ['NEI'], ['off'], [' no\n']])(
-		'reads %p as not a member',
-		(input) => {
-			expect(parseMembershipFlag(input)).toEqual({ valid: true, isMember: false });
-		},
-	);
-
-	it.each<[unknown]>([
-		[''],
-		['   '],
-		['maybe'],
-		['2'],
-		['non-member'],
-		['truee'],
-		[2],
-		[-1],
-		[0.5],
-		[null],
-		[undefined],
-		[{}],
-		[[true]],
-	])('refuses to guess for %p', (input) => {
-		expect(parseMembershipFlag(input).valid).toBe(false);
+	it.each<[unknown]>([[false], ['nei'], [0]])('reads %p as not a member', (input) => {
+		expect(parseMembershipFlag(input)).toEqual({ valid: true, isMember: false });
 	});
 
-	it('names what it accepts and the shape it got', () => {
-		const result = parseMembershipFlag('maybe');
-		expect(result.valid).toBe(false);
-		if (result.valid) return;
-		expect(result.problem).toContain('true or false');
-		expect(result.problem).toContain('ja/nei');
-		expect(result.problem).toContain('"maybe"');
-	});
-
-	it('describes a missing value as empty, not as a word', () => {
-		const result = parseMembershipFlag(undefined);
-		expect(!result.valid && result.problem).toContain('nothing');
+	it.each<[unknown]>([['non-member'], ['maybe'], [undefined]])('refuses to guess for %p, naming the shape', (input) => {
+		const result = parseMembershipFlag(input);
+		expect(result).toEqual({ valid: false, problem: expect.stringMatching(/^Expected true or false \(or yes\/no, ja\/nei, 1\/0\); got /) });
 	});
 });

@@ -38,6 +38,62 @@ describe('normalizePhoneNumber', () => {
 		});
 	});
 
+	describe('sends only mobile numbers: 8 digits starting with 4 or 9', () => {
+		const national = (first: number) => `${first}1234567`;
+		const shapes = (digits: string): Array<[string, unknown]> => [
+			['8 digits', digits],
+			['+47', `+47 ${digits}`],
+			['0047', `0047${digits}`],
+			['47 without plus', `47${digits}`],
+			['JSON number', Number(digits)],
+			['JSON number with 47', Number(`47${digits}`)],
+		];
+
+		describe.each([4, 9])('first digit %i: a mobile number, sent', (first) => {
+			it.each(shapes(national(first)))('%s', (_label, input) => {
+				expect(normalizePhoneNumber(input)).toEqual({ valid: true, msisdn: `47${national(first)}` });
+			});
+		});
+
+		describe.each([0, 1, 2, 3, 5, 6, 7, 8])('first digit %i: a landline or service number, refused', (first) => {
+			// A JSON number cannot start with 0: 01234567 is the number 1234567, refused for its 7 digits.
+			const cases = shapes(national(first)).filter(([label]) => first !== 0 || label !== 'JSON number');
+			it.each(cases)('%s', (_label, input) => {
+				const problem = problemOf(input);
+				expect(problem).toContain('Vipps needs a Norwegian mobile number, 8 digits starting with 4 or 9');
+				expect(problem).toContain(`starts with ${first}, so it looks like a landline or service number`);
+			});
+		});
+
+		it.each(['12345678', '23456789', '51234567', '81234567'])('refuses %p, naming the value', (input) => {
+			expect(problemOf(input)).toMatch(new RegExp(`landline or service number; got the text "${input}" \\(8 digits\\)$`));
+		});
+
+		it('refuses 01234567 as a number too, for its 7 digits', () => {
+			expect(problemOf(1234567)).toContain('8 digits starting with 4 or 9');
+		});
+	});
+
+	describe('digits typed in another script are named, not called "no digits"', () => {
+		it.each<[string, string, string]>([
+			['full-width', '１２３４５６７８', '8 digits in another script (full-width)'],
+			['Arabic-Indic', '٩١٢٣٤٥٦٧', '8 digits in another script (Arabic-Indic)'],
+			['Persian', '۹۱۲۳۴۵۶۷', '8 digits in another script (Persian)'],
+			['Devanagari, spaced', '९१२ ३४ ५६७', '8 digits in another script (Devanagari)'],
+			['mixed with 0–9', '91٢٣٤٥٦٧', '2 digits and 6 in another script (Arabic-Indic)'],
+			['a script without a name here', '\u{1d7d7}1234567', '7 digits and 1 in another script)'],
+		])('%s: %p', (_label, input, shape) => {
+			const problem = problemOf(input);
+			expect(problem).toMatch(/^Expected the digits 0–9; got the text/);
+			expect(problem).toContain(shape);
+			expect(problem).not.toContain('no digits');
+		});
+
+		it('still names the script when a full-width plus makes the text unreadable', () => {
+			expect(problemOf('＋４７ １２３４５６７８')).toContain('(10 digits in another script (full-width), with letters or other characters)');
+		});
+	});
+
 	describe('rejects what it cannot read as a Norwegian number', () => {
 		it.each<[string, unknown]>([
 			['Swedish number', '+46 70 123 45 67'],
@@ -134,6 +190,12 @@ describe('describeShape', () => {
 
 	it('calls a whitespace-only text empty', () => {
 		expect(describeShape(' \t ')).toBe('an empty text');
+	});
+
+	it('counts digits of every script, naming the ones not typed as 0–9', () => {
+		expect(describeShape('１２３４')).toBe('the text "１２３４" (4 digits in another script (full-width))');
+		expect(describeShape('٩x')).toBe('the text "٩x" (1 digit in another script (Arabic-Indic), with letters or other characters)');
+		expect(describeShape('9١')).toBe('the text "9١" (1 digit and 1 in another script (Arabic-Indic))');
 	});
 
 	it('describes whole and fractional numbers', () => {

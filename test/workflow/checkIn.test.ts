@@ -131,6 +131,30 @@ describe('messy and invalid input', () => {
 		expectContractCompliance();
 	});
 
+	it('sends only mobile numbers: landline, service and other-script numbers become error items naming why, in order', async () => {
+		const phones = ['91234567', '12345678', '+47 23456789', '41234567', '0047 51234567', 4781234567, '１２３４５６７８', '98765432'];
+		const run = await runWorkflow(checkInWorkflow({ items: phones.map((phone) => ({ phone, member: true })), continueOnFail: true }), {
+			credentials: [simulatorCredential(simulator)],
+		});
+		const items = run.itemsOf(VIPPS_NODE);
+		expect(items.map((item) => item.pairedItem)).toEqual(phones.map((_, item) => ({ item })));
+		expect(items.map((item) => item.json.phoneNumber ?? item.json.error)).toEqual([
+			'4791234567',
+			'Phone Number: Vipps needs a Norwegian mobile number, 8 digits starting with 4 or 9; this one starts with 1, so it looks like a landline or service number; got the text "12345678" (8 digits)',
+			'Phone Number: Vipps needs a Norwegian mobile number, 8 digits starting with 4 or 9; this one starts with 2, so it looks like a landline or service number; got the text "+47 23456789" (10 digits)',
+			'4741234567',
+			'Phone Number: Vipps needs a Norwegian mobile number, 8 digits starting with 4 or 9; this one starts with 5, so it looks like a landline or service number; got the text "0047 51234567" (12 digits)',
+			'Phone Number: Vipps needs a Norwegian mobile number, 8 digits starting with 4 or 9; this one starts with 8, so it looks like a landline or service number; got the number 4781234567',
+			'Phone Number: Expected the digits 0–9; got the text "１２３４５６７８" (8 digits in another script (full-width))',
+			'4798765432',
+		]);
+		expect(items[1].json.description).toMatch(/^Nothing was sent for this item/);
+		expect(simulator.checkInRequests().map((r) => (r.body as { phoneNumber: string }).phoneNumber).sort()).toEqual(
+			['4741234567', '4791234567', '4798765432'],
+		);
+		expectContractCompliance();
+	});
+
 	it('without Continue On Fail: stops at the bad item, names it and the field, and starts nothing after it', async () => {
 		const run = await runWorkflow(checkInWorkflow({ items: batch }), { credentials: [simulatorCredential(simulator)] });
 		expect(run.error?.message).toMatch(/^Phone Number: .*"call me maybe"/);
@@ -344,6 +368,46 @@ describe('dry run', () => {
 		expect(bad.json.error).toMatch(/^Phone Number/);
 		expect(simulator.requests).toHaveLength(0);
 		for (const secret of secretsOf(simulator)) expect(everythingVisible(run)).not.toContain(secret);
+	});
+
+	it.each([
+		['the word "yes"', '={{ "yes" }}'],
+		['the number 1', '={{ 1 }}'],
+		['"ja" from the item', '={{ $json.dryRun }}'],
+	])('Dry Run from an expression giving %s is a dry run: nothing is sent', async (_label, dryRun) => {
+		const items = [
+			{ phone: '91234567', member: true, dryRun: 'ja' },
+			{ phone: '41234567', member: false, dryRun: 'ja' },
+		];
+		const run = await runWorkflow(checkInWorkflow({ items, options: { dryRun } }), { credentials: [simulatorCredential(simulator)] });
+
+		expect(run.error).toBeUndefined();
+		expect(run.itemsOf(VIPPS_NODE).map((item) => item.json)).toEqual([
+			expect.objectContaining({ dryRun: true, phoneNumber: '4791234567', isMember: true }),
+			expect.objectContaining({ dryRun: true, phoneNumber: '4741234567', isMember: false }),
+		]);
+		expect(simulator.requests).toHaveLength(0);
+	});
+
+	it('Dry Run from an expression giving "no" sends for real', async () => {
+		const run = await runWorkflow(checkInWorkflow({ items: [{ phone: '91234567', member: true }], options: { dryRun: '={{ "no" }}' } }), {
+			credentials: [simulatorCredential(simulator)],
+		});
+
+		expect(run.itemsOf(VIPPS_NODE)[0].json.checkInId).toEqual(expect.any(String));
+		expect(simulator.checkInRequests()).toHaveLength(1);
+	});
+
+	it('an unclear Dry Run ("maybe") stops the node before any request, even with Continue On Fail', async () => {
+		const run = await runWorkflow(
+			checkInWorkflow({ items: [{ phone: '91234567', member: true }], options: { dryRun: '={{ "maybe" }}' }, continueOnFail: true }),
+			{ credentials: [simulatorCredential(simulator)] },
+		);
+
+		expect(run.error?.message).toBe(
+			'Option "Dry Run": Expected true or false (or yes/no, ja/nei, 1/0); got the text "maybe" (no digits, with letters or other characters)',
+		);
+		expect(simulator.requests).toHaveLength(0);
 	});
 });
 

@@ -58,6 +58,22 @@ describe('Get Phone Number From QR Code', () => {
 		for (const request of simulator.requests) expect(validateAgainstContract(request)).toEqual({ valid: true, errors: [] });
 	});
 
+	it('reads a timestamp sent as a numeric string, and gives null for one out of range, without failing the exchange', async () => {
+		const codes = ['https://qr.vipps.no/p/as-text', 'https://qr.vipps.no/p/far-future', 'https://qr.vipps.no/p/as-number'];
+		simulator.registerPersonalQrCode(codes[0], '4791234567', { timestamp: '1634025600' });
+		simulator.registerPersonalQrCode(codes[1], '4798765432', { timestamp: 1e20 });
+		simulator.registerPersonalQrCode(codes[2], '4741234567', { timestamp: 1634025600 });
+		const run = await runWorkflow(qrToCheckInWorkflow(codes), { credentials: [simulatorCredential(simulator)] });
+
+		expect(run.error).toBeUndefined();
+		expect(run.itemsOf('Phone From QR Code').map((item) => [item.json.phoneNumber, item.json.qrCodeCreatedAt])).toEqual([
+			['4791234567', '2021-10-12T08:00:00.000Z'],
+			['4798765432', null],
+			['4741234567', '2021-10-12T08:00:00.000Z'],
+		]);
+		expect(simulator.checkInRequests()).toHaveLength(3);
+	});
+
 	it("an unreadable code becomes an error item with Vipps's reason, and nothing is checked in for it", async () => {
 		const run = await runWorkflow(qrToCheckInWorkflow(['not a vipps code']), { credentials: [simulatorCredential(simulator)] });
 		const [item] = run.itemsOf('Phone From QR Code');

@@ -9,6 +9,7 @@ import {
 
 import { normalizePhoneNumber } from '../../helpers/phoneNumber';
 import { parseMembershipFlag } from '../../helpers/membership';
+import { parseYesNo } from '../../helpers/yesNo';
 import type { LoyaltyCheckIn, VippsApiClient } from '../../transport';
 import { merchantSerialNumberOption, runBatch, type ItemOperation } from '../batch';
 import { requestOptions } from '../common.descriptions';
@@ -22,7 +23,7 @@ const properties: INodeProperties[] = [
 		default: '',
 		placeholder: '+47 912 34 567',
 		description:
-			"The customer's Norwegian mobile number. Accepts +47 912 34 567, 0047 91234567, 91234567, 4791234567 and the like; it is sent as 47 followed by 8 digits.",
+			"The customer's Norwegian mobile number: 8 digits starting with 4 or 9 (landline and service numbers have no Vipps app and are refused). Accepts +47 912 34 567, 0047 91234567, 91234567, 4791234567 and the like; it is sent as 47 followed by the 8 digits.",
 		hint: 'Drag the phone field from an earlier node, e.g. {{ $json.phone }}',
 	},
 	{
@@ -89,7 +90,14 @@ const sendLoyaltyCheckIn: ItemOperation<LoyaltyCheckIn> = {
 	},
 
 	isDryRun() {
-		return this.getNodeParameter('options.dryRun', 0, false) === true;
+		// From an expression Dry Run may be "yes" or 1: anything unclear is refused, never sent for real.
+		const dryRun = parseYesNo(this.getNodeParameter('options.dryRun', 0, false) as unknown);
+		if (!dryRun.valid) {
+			throw new NodeOperationError(this.getNode(), `Option "Dry Run": ${dryRun.problem}`, {
+				description: 'Nothing was sent. Turn Dry Run on or off, or make its expression give true or false.',
+			});
+		}
+		return dryRun.yes;
 	},
 
 	describe(client, checkIn) {

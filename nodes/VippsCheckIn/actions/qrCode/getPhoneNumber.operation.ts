@@ -7,6 +7,7 @@ import {
 } from 'n8n-workflow';
 
 import { describeShape } from '../../helpers/phoneNumber';
+import { qrCodeCreatedAt } from '../../helpers/qrCode';
 import { merchantSerialNumberOption, runBatch, type ItemOperation } from '../batch';
 import { requestOptions } from '../common.descriptions';
 
@@ -58,7 +59,7 @@ const getPhoneNumber: ItemOperation<QrExchange> = {
 		return {
 			phoneNumber: result.msisdn,
 			qrCodeVersion: result.version ?? null,
-			qrCodeCreatedAt: typeof result.timestamp === 'number' ? new Date(result.timestamp * 1000).toISOString() : null,
+			qrCodeCreatedAt: qrCodeCreatedAt(result.timestamp),
 			merchantSerialNumber: client.merchantSerialNumberFor(exchange.merchantSerialNumber),
 		};
 	},

@@ -148,7 +148,7 @@ describe('messy and invalid input', () => {
 			'Phone Number: Expected the digits 0–9; got the text "１２３４５６７８" (8 digits in another script (full-width))',
 			'4798765432',
 		]);
-		expect(items[1].json.description).toMatch(/^Nothing was sent for this item/);
+		expect((items[1].json.details as { description: string }).description).toMatch(/^Nothing was sent for this item/);
 		expect(simulator.checkInRequests().map((r) => (r.body as { phoneNumber: string }).phoneNumber).sort()).toEqual(
 			['4741234567', '4791234567', '4798765432'],
 		);

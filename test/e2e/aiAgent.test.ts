@@ -23,7 +23,7 @@ import {
 	VIPPS_TOOL_TYPE,
 	expectVippsSystemHeaders,
 	headlessCopy,
-	installedN8nVersion,
+	installedN8nWorkflowVersion,
 	itWithN8nLog,
 	itemsOf,
 	jsonOf,
@@ -39,14 +39,14 @@ let simulator: VippsSimulator;
 let model: FakeChatModel;
 let n8n: N8nUserFolder | undefined;
 let credentials: ImportedCredential[];
-let n8nVersion: string;
+let n8nWorkflowVersion: string;
 
 const itN8n = itWithN8nLog(() => n8n?.logTail);
 
 beforeAll(async () => {
 	simulator = await startSimulator();
 	model = await FakeChatModel.start();
-	n8nVersion = await installedN8nVersion();
+	n8nWorkflowVersion = await installedN8nWorkflowVersion();
 	n8n = await N8nUserFolder.create();
 	const { id: _harnessId, ...simulatorKeys } = simulatorCredential(simulator);
 	credentials = await n8n.importCredentials([
@@ -140,7 +140,7 @@ describe('examples/ai-agent-check-in.json: an AI Agent using Vipps Check-in as a
 		const { checkInId } = itemsOf(result, TOOL_NODE, 0, 'ai_tool')[0].json as { checkInId: string };
 		expect(vipps.map((request) => `${request.status} ${request.path}`)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.checkIn}`]);
 		expect(vipps[1].body).toEqual({ phoneNumber: '4791234567', isMember: true });
-		expectVippsSystemHeaders(vipps, n8nVersion);
+		expectVippsSystemHeaders(vipps, n8nWorkflowVersion);
 
 		// 2nd call: the tool's output went back to the model, whose answer is the agent's output.
 		expect(lastMessage(modelCalls[1])).toMatchObject({ role: 'tool', content: expect.stringContaining(checkInId) });

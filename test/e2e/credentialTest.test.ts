@@ -16,7 +16,7 @@ import {
 	VIPPS_NODE_TYPE,
 	VIPPS_TOOL_TYPE,
 	expectVippsSystemHeaders,
-	installedN8nVersion,
+	installedN8nWorkflowVersion,
 	itWithN8nLog,
 } from './support';
 
@@ -85,15 +85,12 @@ describe('inside a running n8n', () => {
 		expect(form.subscriptionKey).toMatch(/^__n8n_BLANK_VALUE_/);
 		const before = simulator.requests.length;
 
-		await expect(pressTest(form)).resolves.toEqual({
-			status: 'OK',
-			message: 'Connection tested: Vipps issued an access token valid for 1 hour',
-		});
+		await expect(pressTest(form)).resolves.toEqual({ status: 'OK', message: 'Connection successful!' });
 
 		const requests = simulator.requests.slice(before);
 		expect(requests.map((request) => `${request.status} ${request.path}`)).toEqual([`200 ${PATHS.accessToken}`]);
 		expect(requests[0].headers.client_id).toBe(simulator.keys.clientId);
-		expectVippsSystemHeaders(requests, await installedN8nVersion());
+		expectVippsSystemHeaders(requests, await installedN8nWorkflowVersion());
 	});
 
 	itN8n('explains a wrong Client Secret typed into the form, without echoing it', async () => {
@@ -103,7 +100,7 @@ describe('inside a running n8n', () => {
 		const result = await pressTest({ ...(await storedFormData()), clientSecret: wrongSecret });
 
 		expect(result.status).toBe('Error');
-		expect(result.message).toMatch(/^Vipps rejected the Client Secret\. Check the credential's Client Secret/);
+		expect(result.message).toMatch(/^Vipps rejected the keys \(401\)\. Client ID, Client Secret and Subscription Key must all come from the same sales unit/);
 		for (const secret of [wrongSecret, simulator.keys.clientSecret, simulator.keys.subscriptionKey]) {
 			expect(result.message).not.toContain(secret);
 		}

@@ -26,7 +26,7 @@ import {
 	PACKAGE_VERSION,
 	expectVippsSystemHeaders,
 	headlessCopy,
-	installedN8nVersion,
+	installedN8nWorkflowVersion,
 	itWithN8nLog,
 	itemsOf,
 	jsonOf,
@@ -38,13 +38,13 @@ import {
 let simulator: VippsSimulator;
 let n8n: N8nUserFolder | undefined;
 let credential: ImportedCredential;
-let n8nVersion: string;
+let n8nWorkflowVersion: string;
 
 const itN8n = itWithN8nLog(() => n8n?.logTail);
 
 beforeAll(async () => {
 	simulator = await startSimulator();
-	n8nVersion = await installedN8nVersion();
+	n8nWorkflowVersion = await installedN8nWorkflowVersion();
 	n8n = await N8nUserFolder.create();
 	// The credential a user creates for the simulator: environment "Custom Base URL".
 	const { id: _harnessId, ...simulatorKeys } = simulatorCredential(simulator);
@@ -100,7 +100,7 @@ describe('the packed package inside real n8n', () => {
 			version: PACKAGE_VERSION,
 			devDependencies: undefined,
 		});
-		expect(n8nVersion).toBe(N8N_VERSION);
+		expect(n8nWorkflowVersion).toBe(N8N_VERSION);
 	});
 });
 
@@ -114,7 +114,7 @@ describe('the examples, executed by `n8n execute`', () => {
 		expect(output.map((item) => item.pairedItem)).toEqual([{ item: 0 }]);
 		expect(calls(requests)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.checkIn}`]);
 		expect(requests[1].body).toEqual({ phoneNumber: '4791234567', isMember: true });
-		expectVippsSystemHeaders(requests, n8nVersion);
+		expectVippsSystemHeaders(requests, n8nWorkflowVersion);
 		expect(result.ok).toBe(true);
 	});
 
@@ -131,7 +131,7 @@ describe('the examples, executed by `n8n execute`', () => {
 		expect(result.runData?.['Not a member']).toBeUndefined();
 		expect(calls(requests)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.checkIn}`]);
 		expect(requests[1].body).toEqual({ phoneNumber: '4791234567', isMember: true });
-		expectVippsSystemHeaders(requests, n8nVersion);
+		expectVippsSystemHeaders(requests, n8nWorkflowVersion);
 	});
 
 	itN8n('crm-contact-updated.json: sends nothing to Vipps for a non-member', async () => {
@@ -169,7 +169,7 @@ describe('the examples, executed by `n8n execute`', () => {
 			{ phoneNumber: '4791234567', isMember: true },
 			{ phoneNumber: '4798765432', isMember: true },
 		]);
-		expectVippsSystemHeaders(requests, n8nVersion);
+		expectVippsSystemHeaders(requests, n8nWorkflowVersion);
 
 		expect(jsonOf(itemsOf(result, 'Sent vs failed'))).toEqual([
 			{ count_checkInId: 4, count_error: 3, appended_error: failed.map((item) => item.error) },
@@ -190,7 +190,7 @@ describe('the examples, executed by `n8n execute`', () => {
 		expect(calls(requests)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.qrExchange}`, `200 ${PATHS.checkIn}`]);
 		expect(requests[1].body).toMatchObject({ qrCode: SCANNED_QR_CODE });
 		expect(requests[2].body).toEqual({ phoneNumber: '4748123456', isMember: true });
-		expectVippsSystemHeaders(requests, n8nVersion);
+		expectVippsSystemHeaders(requests, n8nWorkflowVersion);
 	});
 
 	itN8n('dry-run.json (a Manual Trigger already: run as is): shows every request it would send and sends nothing', async () => {

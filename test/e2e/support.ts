@@ -30,10 +30,14 @@ export const CHECK_IN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 export const E2E_TIMEOUT_MS = 4 * 60_000;
 
 /** The version of the n8n the kit installed, from its own package.json. */
-export async function installedN8nVersion(): Promise<string> {
+/**
+ * What the node sends as Vipps-System-Version inside this n8n: the version of n8n's own
+ * n8n-workflow library (a node cannot read n8n's version; n8n-workflow is released with n8n).
+ */
+export async function installedN8nWorkflowVersion(): Promise<string> {
 	const { n8nDir } = await kit.ensureN8n();
-	const n8nManifest = join(n8nDir, 'node_modules', 'n8n', 'package.json');
-	return (JSON.parse(readFileSync(n8nManifest, 'utf8')) as { version: string }).version;
+	const manifest = join(n8nDir, 'node_modules', 'n8n-workflow', 'package.json');
+	return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
 }
 
 /**
@@ -206,14 +210,14 @@ export function itemsOf(result: ExecuteResult, node: string, output = 0, connect
 export const jsonOf = (items: INodeExecutionData[]) => items.map((item) => item.json);
 
 /** Every Vipps request carries the platform (n8n and its version) and the plugin (this package) headers. */
-export function expectVippsSystemHeaders(requests: readonly RecordedRequest[], n8nVersion: string): void {
+export function expectVippsSystemHeaders(requests: readonly RecordedRequest[], n8nWorkflowVersion: string): void {
 	expect(requests.length).toBeGreaterThan(0);
 	for (const request of requests) {
 		expect({ path: request.path, headers: request.headers }).toMatchObject({
 			path: request.path,
 			headers: {
 				'vipps-system-name': 'n8n',
-				'vipps-system-version': n8nVersion,
+				'vipps-system-version': n8nWorkflowVersion,
 				'vipps-system-plugin-name': PACKAGE_NAME,
 				'vipps-system-plugin-version': PACKAGE_VERSION,
 			},

@@ -48,7 +48,7 @@ export class InvalidCredentialsError extends Error {
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
-/** Vipps's header values are ASCII; anything else is a paste slip, and undici refuses most of it. */
+/** Vipps's header values are ASCII; anything else is a paste slip, and Node's HTTP client refuses most of it. */
 const NON_ASCII = /[\u0080-\uffff]/;
 
 /** Trimmed text with no control character: CR/LF must never reach a header. */

@@ -104,7 +104,10 @@ describe('inside a running n8n', () => {
 		for (const secret of [wrongSecret, simulator.keys.clientSecret, simulator.keys.subscriptionKey]) {
 			expect(result.message).not.toContain(secret);
 		}
-		// 401: the secret typed into the form was tested, not the stored (good) one.
-		expect(simulator.requests.slice(before).map((request) => `${request.status} ${request.path}`)).toEqual([`401 ${PATHS.accessToken}`]);
+		// 401: the secret typed into the form was tested, not the stored (good) one. (n8n's
+		// httpRequestWithAuthentication sends a request answered 401 once more.)
+		const tested = simulator.requests.slice(before);
+		expect(tested.length).toBeGreaterThan(0);
+		expect(new Set(tested.map((request) => `${request.status} ${request.path}`))).toEqual(new Set([`401 ${PATHS.accessToken}`]));
 	});
 });

@@ -94,7 +94,7 @@ describe('input rules, executed by `n8n execute`', () => {
 			{
 				error:
 					'Phone Number: Vipps needs a Norwegian mobile number, 8 digits starting with 4 or 9; this one starts with 2, so it looks like a landline or service number; got the text "23 45 67 89" (8 digits)',
-				description: expect.stringMatching(/^Nothing was sent for this item\./),
+				details: { description: expect.stringMatching(/^Nothing was sent for this item\./) },
 			},
 		]);
 		const dryRun = jsonOf(itemsOf(result, 'Dry run by expression'));

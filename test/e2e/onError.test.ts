@@ -6,7 +6,7 @@
  */
 import type { INodeExecutionData } from 'n8n-workflow';
 
-import { PATHS, type VippsSimulator } from '../../simulator/VippsSimulator';
+import type { RecordedRequest, VippsSimulator } from '../../simulator/VippsSimulator';
 import { simulatorCredential, startSimulator } from '../workflow/fixtures';
 import type { ImportedCredential } from './kit';
 import { CHECK_IN_ID, E2E_TIMEOUT_MS, N8nUserFolder, customerListWorkflow, itWithN8nLog, itemsOf, jsonOf } from './support';
@@ -40,6 +40,7 @@ const ERROR_OUTPUT = 'On Error: Continue (using error output)';
 const STOP = 'On Error: Stop Workflow';
 
 const pairing = (items: INodeExecutionData[]) => items.map((item) => item.pairedItem);
+const statuses = (requests: RecordedRequest[]) => requests.map((request) => request.status);
 
 const checkedIn = (phoneNumber: string, isMember: boolean) => ({
 	checkInId: expect.stringMatching(CHECK_IN_ID),
@@ -91,8 +92,7 @@ describe('On Error, inside real n8n', () => {
 		const sent = simulator.checkInRequests().map((request) => (request.body as { phoneNumber: string }).phoneNumber);
 		expect(sent.filter((phone) => phone === '4741234567').length).toBeGreaterThanOrEqual(2);
 		expect(sent.every((phone) => ['4791234567', '4741234567'].includes(phone))).toBe(true);
-		expect(simulator.tokenRequests().map((request) => request.status)).toEqual([200]);
-		expect(simulator.checkInRequests().every((request) => request.path === PATHS.checkIn && request.status === 200)).toBe(true);
+		expect(statuses(simulator.checkInRequests()).filter((status) => status !== 200)).toEqual([]);
 
 		// No key and no access token in anything n8n printed or stored for the run.
 		const visible = `${result.rawStdout}\n${result.logTail}\n${JSON.stringify(result.runData)}\n${JSON.stringify(result.error)}`;

@@ -202,6 +202,26 @@ async function importCredentials(env, credentials) {
 }
 
 /**
+ * `n8n export:credentials --all --decrypted`: every stored credential with its fields in plain
+ * text, as n8n holds them now (a node that stores tokens in its credential shows here).
+ * @returns {Promise<Array<{ id: string, name: string, type: string, data: object }>>}
+ */
+async function exportCredentials(env) {
+	const file = path.join(env.N8N_USER_FOLDER, 'exports', `credentials-${crypto.randomUUID()}.json`);
+	fs.mkdirSync(path.dirname(file), { recursive: true });
+	try {
+		const { code, stdout, stderr } = await n8nCommand(env, ['export:credentials', '--all', '--decrypted', `--output=${file}`]);
+		if (code !== 0 || !fs.existsSync(file)) {
+			throw new Error(`n8n export:credentials failed (exit ${code}):\n${tail(`${stdout}\n${stderr}`, LOG_TAIL_LINES)}`);
+		}
+		return JSON.parse(fs.readFileSync(file, 'utf8'));
+	} finally {
+		// Plain-text secrets: gone as soon as they are read.
+		fs.rmSync(file, { force: true });
+	}
+}
+
+/**
  * Imports one workflow (`{ id?, name, nodes, connections, ... }`).
  * @returns {Promise<string>} its id, generated when missing
  */
@@ -407,6 +427,7 @@ module.exports = {
 	createUserFolder,
 	n8nEnv,
 	importCredentials,
+	exportCredentials,
 	importWorkflow,
 	executeWorkflow,
 	startN8n,

@@ -55,6 +55,7 @@ interface RealN8nKit {
 	createUserFolder(options?: { tarball?: string }): Promise<UserFolder>;
 	n8nEnv(options: { userFolder: string; port?: number; brokerPort?: number; extra?: Record<string, string> }): Promise<N8nEnv>;
 	importCredentials(env: N8nEnv, credentials: CredentialToImport[]): Promise<ImportedCredential[]>;
+	exportCredentials(env: N8nEnv): Promise<ImportedCredential[]>;
 	importWorkflow(env: N8nEnv, workflow: WorkflowToImport): Promise<string>;
 	executeWorkflow(env: N8nEnv, workflowId: string, options?: { timeoutMs?: number }): Promise<ExecuteResult>;
 	startN8n(env: N8nEnv, options?: { timeoutMs?: number }): Promise<RunningN8n>;

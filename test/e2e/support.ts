@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { IConnections, IDataObject, INode, INodeExecutionData } from 'n8n-workflow';
+import type { IConnections, IDataObject, INode, INodeExecutionData, INodeParameters } from 'n8n-workflow';
 
 import type { RecordedRequest } from '../../simulator/VippsSimulator';
 import {
@@ -75,9 +75,17 @@ export class N8nUserFolder {
 		return await kit.importWorkflow(this.env, workflow);
 	}
 
-	/** `n8n execute --id=…`: a process of its own, finished (and its process group killed) when this resolves. */
-	async execute(workflowId: string): Promise<ExecuteResult> {
-		const result = await kit.executeWorkflow(this.env, workflowId);
+	/** Every stored credential, decrypted: what n8n keeps in its database after the runs. */
+	async exportCredentials(): Promise<ImportedCredential[]> {
+		return await kit.exportCredentials(this.env);
+	}
+
+	/**
+	 * `n8n execute --id=…`: a process of its own, finished (and its process group killed) when this
+	 * resolves. `extraEnv` configures n8n for this run only (e.g. N8N_SSRF_PROTECTION_ENABLED).
+	 */
+	async execute(workflowId: string, extraEnv: N8nEnv = {}): Promise<ExecuteResult> {
+		const result = await kit.executeWorkflow({ ...this.env, ...extraEnv }, workflowId);
 		this.lastLogTail = result.logTail;
 		return result;
 	}
@@ -195,6 +203,80 @@ export function headlessCopy(workflow: WorkflowJson, item: IDataObject): Workflo
 		nodes: [start, ...workflow.nodes.map((node) => (node === trigger ? standIn : node))],
 		connections: { ...workflow.connections, [HEADLESS_START]: { main: [[{ node: trigger.name, type: 'main', index: 0 }]] } },
 	};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workflows built by a test
+
+export const CUSTOMER_LIST = 'Customer list';
+export const ONE_ITEM_PER_CUSTOMER = 'One item per customer';
+
+export interface VippsNodeSettings {
+	name: string;
+	/** Settings → On Error; n8n's default is stopWorkflow. */
+	onError?: INode['onError'];
+	/** The node's Options collection (concurrency, timeout, …). */
+	options?: IDataObject;
+}
+
+/**
+ * Manual Trigger → a Set node holding `customers` ({ phone, member }) → Split Out → each Vipps
+ * Check-in node of `vippsNodes`, all fed every customer and mapping `phone` and `member` by
+ * expressions. n8n runs sibling nodes top to bottom: they are placed in the order given.
+ */
+export function customerListWorkflow(
+	name: string,
+	customers: IDataObject[],
+	vippsNodes: VippsNodeSettings[],
+	credential: ImportedCredential,
+): WorkflowJson {
+	const start = 'Start';
+	const nodes: INode[] = [
+		{ id: randomUUID(), name: start, type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
+		{
+			id: randomUUID(),
+			name: CUSTOMER_LIST,
+			type: 'n8n-nodes-base.set',
+			typeVersion: 3.4,
+			position: [240, 0],
+			parameters: { mode: 'raw', jsonOutput: JSON.stringify({ customers }), options: {} },
+		},
+		{
+			id: randomUUID(),
+			name: ONE_ITEM_PER_CUSTOMER,
+			type: 'n8n-nodes-base.splitOut',
+			typeVersion: 1,
+			position: [480, 0],
+			parameters: { fieldToSplitOut: 'customers', options: {} },
+		},
+		...vippsNodes.map(
+			({ name: nodeName, onError, options = {} }, index): INode => ({
+				id: randomUUID(),
+				name: nodeName,
+				type: VIPPS_NODE_TYPE,
+				typeVersion: 1,
+				position: [720, index * 200],
+				parameters: { resource: 'checkIn', operation: 'send', phoneNumber: '={{ $json.phone }}', isMember: '={{ $json.member }}', options } as INodeParameters,
+				credentials: { vippsMobilePayApi: { id: credential.id, name: credential.name } },
+				...(onError ? { onError } : {}),
+			}),
+		),
+	];
+	return {
+		name,
+		nodes,
+		connections: {
+			[start]: { main: [[{ node: CUSTOMER_LIST, type: 'main', index: 0 }]] },
+			[CUSTOMER_LIST]: { main: [[{ node: ONE_ITEM_PER_CUSTOMER, type: 'main', index: 0 }]] },
+			[ONE_ITEM_PER_CUSTOMER]: { main: [vippsNodes.map(({ name: nodeName }) => ({ node: nodeName, type: 'main' as const, index: 0 }))] },
+		},
+		settings: { executionOrder: 'v1' },
+	};
+}
+
+/** `count` customers with distinct valid Norwegian mobile numbers (4xxxxxxx and 9xxxxxxx are mobile). */
+export function manyCustomers(count: number): Array<{ phone: string; member: boolean }> {
+	return Array.from({ length: count }, (_, i) => ({ phone: `9${String(i).padStart(7, '0')}`, member: i % 2 === 0 }));
 }
 
 // ---------------------------------------------------------------------------------------------

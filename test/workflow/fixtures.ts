@@ -36,10 +36,12 @@ export interface CheckInWorkflowOptions {
 	parameters?: IDataObject;
 	options?: IDataObject;
 	continueOnFail?: boolean;
+	/** The node's Settings → On Error; `continueOnFail` is short for 'continueRegularOutput'. */
+	onError?: INode['onError'];
 }
 
 /** Input items → Vipps Check-in, mapping `phone` and `member` by expressions, as a user would. */
-export function checkInWorkflow({ items, parameters = {}, options = {}, continueOnFail = false }: CheckInWorkflowOptions): WorkflowJson {
+export function checkInWorkflow({ items, parameters = {}, options = {}, continueOnFail = false, onError }: CheckInWorkflowOptions): WorkflowJson {
 	const vipps: INode = {
 		id: 'vipps',
 		name: VIPPS_NODE,
@@ -55,7 +57,7 @@ export function checkInWorkflow({ items, parameters = {}, options = {}, continue
 			...parameters,
 		} as INodeParameters,
 		credentials: { vippsMobilePayApi: { id: CREDENTIAL_ID, name: 'Vipps simulator' } },
-		...(continueOnFail ? { onError: 'continueRegularOutput' as const } : {}),
+		...(continueOnFail ? { onError: 'continueRegularOutput' as const } : onError ? { onError } : {}),
 	};
 	return {
 		name: 'check-in test',

@@ -1,0 +1,103 @@
+/**
+ * The node's Settings → On Error inside real n8n: one workflow, one `n8n execute`, three copies
+ * of the node fed the same three customers (two good mobile numbers and "abc"), one copy per
+ * setting. n8n runs the copies top to bottom, so the Stop copy runs last and its failure ends
+ * the execution after the two Continue copies have put out their items.
+ */
+import type { INodeExecutionData } from 'n8n-workflow';
+
+import type { RecordedRequest, VippsSimulator } from '../../simulator/VippsSimulator';
+import { simulatorCredential, startSimulator } from '../workflow/fixtures';
+import type { ImportedCredential } from './kit';
+import { CHECK_IN_ID, E2E_TIMEOUT_MS, N8nUserFolder, customerListWorkflow, itWithN8nLog, itemsOf, jsonOf } from './support';
+
+let simulator: VippsSimulator;
+let n8n: N8nUserFolder | undefined;
+let credential: ImportedCredential;
+
+const itN8n = itWithN8nLog(() => n8n?.logTail);
+
+beforeAll(async () => {
+	simulator = await startSimulator();
+	n8n = await N8nUserFolder.create();
+	const { id: _harnessId, ...simulatorKeys } = simulatorCredential(simulator);
+	[credential] = await n8n.importCredentials([{ ...simulatorKeys, name: 'Vipps MobilePay API (simulator)' }]);
+}, E2E_TIMEOUT_MS);
+
+afterAll(async () => {
+	n8n?.remove();
+	await simulator?.close();
+});
+
+const CUSTOMERS = [
+	{ phone: '+47 912 34 567', member: true },
+	{ phone: '41234567', member: false },
+	{ phone: 'abc', member: true },
+];
+
+const CONTINUE = 'On Error: Continue';
+const ERROR_OUTPUT = 'On Error: Continue (using error output)';
+const STOP = 'On Error: Stop Workflow';
+
+const pairing = (items: INodeExecutionData[]) => items.map((item) => item.pairedItem);
+const statuses = (requests: RecordedRequest[]) => requests.map((request) => request.status);
+
+const checkedIn = (phoneNumber: string, isMember: boolean) => ({
+	checkInId: expect.stringMatching(CHECK_IN_ID),
+	phoneNumber,
+	isMember,
+	merchantSerialNumber: '123456',
+});
+
+const BAD_PHONE = /^Phone Number: .*"abc"/;
+
+describe('On Error, inside real n8n', () => {
+	itN8n('Continue puts every item on the success output; Continue (using error output) routes the bad one to the error output; Stop fails the execution naming the item', async () => {
+		const workflow = customerListWorkflow(
+			'On Error: all three settings',
+			CUSTOMERS,
+			[
+				{ name: CONTINUE, onError: 'continueRegularOutput' },
+				{ name: ERROR_OUTPUT, onError: 'continueErrorOutput' },
+				{ name: STOP, onError: 'stopWorkflow' },
+			],
+			credential,
+		);
+		const id = await n8n!.importWorkflow(workflow);
+		const result = await n8n!.execute(id);
+
+		// Continue: three items, paired and in order; the bad one explains itself.
+		const regular = itemsOf(result, CONTINUE, 0);
+		expect(pairing(regular)).toEqual([{ item: 0 }, { item: 1 }, { item: 2 }]);
+		expect(jsonOf(regular.slice(0, 2))).toEqual([checkedIn('4791234567', true), checkedIn('4741234567', false)]);
+		expect(regular[2].json.error).toMatch(BAD_PHONE);
+		expect(regular[2].json).not.toHaveProperty('checkInId');
+		expect(itemsOf(result, CONTINUE, 1)).toEqual([]);
+
+		// Continue (using error output): the good items on output 0, the bad one on output 1 (run.data.resultData.runData[name][0].data.main[1]).
+		const success = itemsOf(result, ERROR_OUTPUT, 0);
+		expect(pairing(success)).toEqual([{ item: 0 }, { item: 1 }]);
+		expect(jsonOf(success)).toEqual([checkedIn('4791234567', true), checkedIn('4741234567', false)]);
+		const failed = itemsOf(result, ERROR_OUTPUT, 1);
+		expect(pairing(failed)).toEqual([{ item: 2 }]);
+		expect(failed[0].json).toMatchObject({ phone: 'abc', error: expect.stringMatching(BAD_PHONE) });
+
+		// Stop: the execution fails with the item's error, and the node puts out nothing.
+		expect(result.ok).toBe(false);
+		expect(result.error?.message).toMatch(BAD_PHONE);
+		expect(result.error).toMatchObject({ node: { name: STOP }, context: { itemIndex: 2 } });
+		expect(itemsOf(result, STOP, 0)).toEqual([]);
+
+		// The two Continue copies sent both good numbers; nobody sent "abc".
+		const sent = simulator.checkInRequests().map((request) => (request.body as { phoneNumber: string }).phoneNumber);
+		expect(sent.filter((phone) => phone === '4741234567').length).toBeGreaterThanOrEqual(2);
+		expect(sent.every((phone) => ['4791234567', '4741234567'].includes(phone))).toBe(true);
+		expect(statuses(simulator.checkInRequests()).filter((status) => status !== 200)).toEqual([]);
+
+		// No key and no access token in anything n8n printed or stored for the run.
+		const visible = `${result.rawStdout}\n${result.logTail}\n${JSON.stringify(result.runData)}\n${JSON.stringify(result.error)}`;
+		for (const secret of [simulator.keys.clientSecret, simulator.keys.subscriptionKey, ...simulator.issuedTokens()]) {
+			expect(visible).not.toContain(secret);
+		}
+	});
+});

@@ -297,7 +297,13 @@ describe('explainTransportFailure', () => {
 		});
 		expect(error.message).toBe("n8n's SSRF protection blocked the request to 127.0.0.1:8080");
 		expect(error.details.description).toContain("The target '127.0.0.1' is not allowed.");
-		expect(error.details.description).toContain('N8N_SSRF_ALLOWED_IP_RANGES');
+		expect(error.details.description).toContain('N8N_SSRF_ALLOWED_IP_RANGES (e.g. 127.0.0.1/32)');
+		expect(error.details.description).not.toContain('N8N_SSRF_ALLOWED_HOSTNAMES');
+	});
+
+	it('suggests the allowed hostnames for a blocked name (n8n matches names and IP addresses separately)', () => {
+		const error = explain(failure('permanent', 'SsrfBlockedHostnameError'), { url: 'http://vipps-proxy.internal:8080/x' });
+		expect(error.details.description).toContain('N8N_SSRF_ALLOWED_HOSTNAMES (e.g. vipps-proxy.internal)');
 	});
 
 	it('says an invalid URL is invalid', () => {

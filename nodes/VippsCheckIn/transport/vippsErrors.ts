@@ -219,7 +219,7 @@ export function explainTransportFailure(
 				description: 'Usually a brief network fault: run the failed items again.',
 			});
 		default:
-			return permanentFailure(failure, host, tried);
+			return permanentFailure(failure, url, host, tried);
 	}
 }
 
@@ -227,11 +227,16 @@ export function explainTransportFailure(
  * Failures that sending again cannot mend: say what to change. Error codes go into the
  * description: n8n replaces a message that contains one (ENOTFOUND, EAI_AGAIN…) with its own words.
  */
-function permanentFailure(failure: TransportFailure, host: string, tried: string): VippsError {
+function permanentFailure(failure: TransportFailure, url: string, host: string, tried: string): VippsError {
 	const { code } = failure;
 	if (/^Ssrf/.test(code)) {
+		// n8n matches a literal IP address only against the allowed IP ranges, a name against the allowed hostnames.
+		const hostname = safeHostname(url);
+		const allow = /^[\d.]+$|:/.test(hostname)
+			? `N8N_SSRF_ALLOWED_IP_RANGES (e.g. ${hostname.includes(':') ? `${hostname}/128` : `${hostname}/32`})`
+			: `N8N_SSRF_ALLOWED_HOSTNAMES (e.g. ${hostname})`;
 		return new VippsError(`n8n's SSRF protection blocked the request to ${host}`, {
-			description: `${failure.description ?? ''} The n8n administrator can allow it with N8N_SSRF_ALLOWED_HOSTNAMES or N8N_SSRF_ALLOWED_IP_RANGES; the Vipps API itself (api.vipps.no) is a public address and is not blocked.`.trim(),
+			description: `${failure.description ?? ''} The n8n administrator can allow it with ${allow}; the Vipps API itself (api.vipps.no) is a public address and is not blocked.`.trim(),
 		});
 	}
 	if (code === 'ENOTFOUND') {
@@ -250,6 +255,14 @@ function permanentFailure(failure: TransportFailure, host: string, tried: string
 		});
 	}
 	return new VippsError(`Could not reach ${host}${tried}`, { description: `${code}. ${CONNECTION_HINT}` });
+}
+
+function safeHostname(url: string): string {
+	try {
+		return new URL(url).hostname.replace(/^\[|\]$/g, '');
+	} catch {
+		return '';
+	}
 }
 
 function safeHost(url: string): string {

@@ -38,7 +38,7 @@ export interface ItemOperation<Prepared> {
 	/** Reads and validates item `itemIndex`'s parameters; throws NodeOperationError for bad input. */
 	prepare(this: IExecuteFunctions, itemIndex: number, credentials: VippsCredentials): Prepared;
 	/** Sends one prepared item. */
-	send(client: VippsApiClient, prepared: Prepared): Promise<IDataObject>;
+	send(this: IExecuteFunctions, client: VippsApiClient, prepared: Prepared, itemIndex: number): Promise<IDataObject>;
 	/** When set and returning true, `describe` replaces `send` and no token is fetched. */
 	isDryRun?(this: IExecuteFunctions): boolean;
 	describe?(client: VippsApiClient, prepared: Prepared): IDataObject;
@@ -133,7 +133,7 @@ export async function runBatch<Prepared>(
 			if (failures.length) return;
 			try {
 				const prepared = operation.prepare.call(this, itemIndex, credentials);
-				results[itemIndex] = { json: await operation.send(client, prepared), pairedItem: { item: itemIndex } };
+				results[itemIndex] = { json: await operation.send.call(this, client, prepared, itemIndex), pairedItem: { item: itemIndex } };
 			} catch (error) {
 				fail(itemIndex, error);
 			}

@@ -91,7 +91,7 @@ describe('Skip Repeats across executions', () => {
 
 	it('does not count a failed check-in: the next execution sends it', async () => {
 		clockAt('2026-11-25T14:10:00');
-		simulator.injectFault({ fault: { kind: 'status', status: 400 }, path: PATHS.checkIn });
+		simulator.injectFault({ fault: { kind: 'badRequest', invalidParams: [{ name: 'phoneNumber', reason: 'Not a Vipps user' }] }, path: PATHS.checkIn });
 		const failed = await runWorkflow(workflow({ items: [KARI] }), { credentials: [simulatorCredential(simulator)] });
 		expect(failed.error?.message).toMatch(/Vipps rejected the check-in/);
 		expect(processedData.valuesOf('harness', 'vipps')).toEqual([]);
@@ -153,7 +153,7 @@ describe('Skip Repeats within one batch', () => {
 
 	it('sends the later item when the first one failed (Continue On Fail)', async () => {
 		clockAt('2026-11-25T14:10:00');
-		simulator.injectFault({ fault: { kind: 'status', status: 400 }, path: PATHS.checkIn });
+		simulator.injectFault({ fault: { kind: 'badRequest', invalidParams: [{ name: 'phoneNumber', reason: 'Not a Vipps user' }] }, path: PATHS.checkIn });
 		const result = await run({ items: [KARI, KARI], continueOnFail: true });
 
 		expect(simulator.checkInRequests().map((request) => request.status)).toEqual([400, 200]);

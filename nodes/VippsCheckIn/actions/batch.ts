@@ -133,7 +133,10 @@ export async function runBatch<Prepared>(
 			if (failures.length) return;
 			try {
 				const prepared = operation.prepare.call(this, itemIndex, credentials);
-				results[itemIndex] = { json: await operation.send.call(this, client, prepared, itemIndex), pairedItem: { item: itemIndex } };
+				results[itemIndex] = {
+					json: await operation.send.call(this, client, prepared, itemIndex),
+					pairedItem: { item: itemIndex },
+				};
 			} catch (error) {
 				fail(itemIndex, error);
 			}

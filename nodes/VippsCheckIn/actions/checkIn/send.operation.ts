@@ -74,7 +74,7 @@ const properties: INodeProperties[] = [
 						description: 'Skip a phone number checked in less than that many minutes ago (up to a fifth longer)',
 					},
 				],
-				description: `Whether to leave out a phone number (with its MSN) that this node already checked in recently, e.g. when a CRM reports every change of a contact. A repeat is not sent: its item comes out with "skipped": true and when the earlier check-in took place — exactly for a repeat within the same run, otherwise as the span the records allow (since the hour or day began, or since the window began). Only successful check-ins count; Dry Run records nothing. The records live in n8n's database for this node, the latest ${MAX_RECORDS.toLocaleString('en')} (one per check-in, six with minutes).`,
+				description: `Leave out a phone number (with its MSN) this node already checked in within the window, e.g. when a CRM reports every change of a contact. A repeat is not sent: its item comes out with "skipped": true and when the earlier check-in took place — the exact time for a repeat within the same run, otherwise the span the records allow (since the hour, the day or the window began). Only successful check-ins count; Dry Run records nothing. The records live in n8n's database, per node: the latest ${MAX_RECORDS.toLocaleString('en')} (one per check-in, six with minutes).`,
 			},
 			{
 				displayName: 'Skip Repeats Within (Minutes)',

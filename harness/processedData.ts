@@ -23,14 +23,19 @@ interface Row {
 	data: string[];
 }
 
-/** What a database round trip gives other callers: a turn of the event loop between read and write. */
-const roundTrip = async () => await new Promise<void>((resolve) => setImmediate(resolve));
-
 export class InMemoryProcessedData implements IDataDeduplicator {
 	private readonly rows = new Map<string, Row>();
+	private latencyMs = 0;
 
+	/** Forgets every record and the latency. */
 	clear(): void {
 		this.rows.clear();
+		this.latencyMs = 0;
+	}
+
+	/** How long a database round trip takes (default: one turn of the event loop). */
+	setLatency(ms: number): void {
+		this.latencyMs = ms;
 	}
 
 	/** The stored values of one node's row (test inspection). */
@@ -46,7 +51,7 @@ export class InMemoryProcessedData implements IDataDeduplicator {
 	): Promise<IDeduplicationOutput> {
 		const key = rowKey(scope, contextData);
 		const row = this.read(key, options);
-		await roundTrip();
+		await this.roundTrip();
 		const values = items.map(String);
 		const known = new Set(row?.data ?? []);
 		const output: IDeduplicationOutput = { new: [], processed: [] };
@@ -71,7 +76,7 @@ export class InMemoryProcessedData implements IDataDeduplicator {
 	): Promise<void> {
 		const key = rowKey(scope, contextData);
 		const row = this.read(key, options);
-		await roundTrip();
+		await this.roundTrip();
 		if (!row) return;
 		const data = [...row.data];
 		for (const value of items.map(String)) {
@@ -87,6 +92,11 @@ export class InMemoryProcessedData implements IDataDeduplicator {
 
 	async getProcessedDataCount(scope: DeduplicationScope, contextData: ICheckProcessedContextData, options: ICheckProcessedOptions): Promise<number> {
 		return this.read(rowKey(scope, contextData), options)?.data.length ?? 0;
+	}
+
+	/** What a database round trip gives other callers: time between the read and the write. */
+	private async roundTrip(): Promise<void> {
+		await new Promise<void>((resolve) => (this.latencyMs ? setTimeout(resolve, this.latencyMs) : setImmediate(resolve)));
 	}
 
 	private read(key: string, options: ICheckProcessedOptions): Row | undefined {

@@ -140,14 +140,16 @@ describe('Skip Repeats within one batch', () => {
 	});
 
 	it("writes n8n's records for many items at once, not once per item", async () => {
+		// A database slower than the items arrive: those waiting while one write is under way go in the next.
+		processedData.setLatency(50);
 		const record = jest.spyOn(processedData, 'checkProcessedAndRecord');
-		const items = Array.from({ length: 400 }, (_, index) => ({ phone: String(40_000_000 + index), member: true }));
+		const items = Array.from({ length: 64 }, (_, index) => ({ phone: String(40_000_000 + index), member: true }));
 		const result = await run({ items });
 
-		expect(outputOf(result).filter((json) => json.checkInId)).toHaveLength(400);
-		expect(processedData.valuesOf('harness', 'vipps')).toHaveLength(400);
-		// Each call rewrites the node's whole record list in n8n's database: one per item would be 400.
-		expect(record.mock.calls.length).toBeLessThan(100);
+		expect(outputOf(result).filter((json) => json.checkInId)).toHaveLength(64);
+		expect(processedData.valuesOf('harness', 'vipps')).toHaveLength(64);
+		// Each call rewrites the node's whole record list in n8n's database: one per item would be 64.
+		expect(record.mock.calls.length).toBeLessThanOrEqual(16);
 		record.mockRestore();
 	});
 

@@ -178,17 +178,17 @@ export class RepeatGuard {
 				outcome = { from: since, to: now };
 				return { skipped: outcome };
 			}
-			let result: T;
+			let sent = false;
 			try {
-				result = await send();
-			} catch (error) {
-				// The send's error is the one to report; a failed removal only leaves the slot claimed.
-				await this.book.remove(ours).catch(() => undefined);
-				throw error;
+				const result = await send();
+				sent = true;
+				const at = DateTime.now().setZone(this.timezone);
+				outcome = { from: at, to: at };
+				return { sent: result };
+			} finally {
+				// A failed send gives its records back. Its error is the one to report: a failed removal only leaves the slot claimed.
+				if (!sent) await this.book.remove(ours).catch(() => undefined);
 			}
-			const at = DateTime.now().setZone(this.timezone);
-			outcome = { from: at, to: at };
-			return { sent: result };
 		} finally {
 			settle(outcome);
 		}

@@ -20,7 +20,7 @@ if (!process.env.N8N_USER_FOLDER) {
 // A fixed key: the harness stores no real credential, and n8n-core would otherwise announce a new one.
 process.env.N8N_ENCRYPTION_KEY ??= 'vipps-checkin-harness';
 
-import { ExecutionLifecycleHooks, WorkflowExecute } from 'n8n-core';
+import { DataDeduplicationService, ExecutionLifecycleHooks, WorkflowExecute } from 'n8n-core';
 import {
 	NodeHelpers,
 	Workflow,
@@ -39,6 +39,12 @@ import {
 	type IWorkflowBase,
 	type IWorkflowExecuteAdditionalData,
 } from 'n8n-workflow';
+
+import { InMemoryProcessedData } from './processedData';
+
+/** The records n8n keeps in its database for `this.helpers.checkProcessedAndRecord` & co.: they outlive an execution. */
+export const processedData = new InMemoryProcessedData();
+void DataDeduplicationService.init(processedData);
 
 export const REPOSITORY_ROOT = resolve(__dirname, __dirname.includes(`${join('dist', 'harness')}`) ? '../..' : '..');
 

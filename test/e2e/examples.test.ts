@@ -139,6 +139,35 @@ describe('the examples, executed by `n8n execute`', () => {
 		expectVippsSystemHeaders(requests, n8nWorkflowVersion);
 	});
 
+	itN8n('crm-contact-updated.json: HubSpot calling twice for the same contact checks it in once, across two n8n processes (Skip Repeats)', async () => {
+		const contact = hubSpotContact({ firstname: 'Kari', mobilephone: '+47 912 34 567', loyalty_member: 'true' });
+		const workflow = headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT_HEADERS, 'production'));
+		// One workflow executed twice: the records are per workflow and node, in n8n's database.
+		const id = await n8n!.importWorkflow(withCredentials(workflow, [credential]));
+		const before = simulator.requests.length;
+		const first = await n8n!.execute(id);
+		const second = await n8n!.execute(id);
+
+		expect([first.error, second.error]).toEqual([null, null]);
+		expect(jsonOf(itemsOf(first, 'Vipps Check-in'))).toEqual([checkedIn('4791234567', true)]);
+		const [repeat] = itemsOf(second, 'Vipps Check-in');
+		expect(repeat.json).toEqual({
+			skipped: true,
+			message: expect.stringMatching(/^Not sent again: already checked in between \S+ and \S+ \(option Skip Repeats\)$/),
+			previousCheckIn: { from: expect.any(String), to: expect.any(String) },
+			phoneNumber: '4791234567',
+			isMember: true,
+			merchantSerialNumber: '123456',
+		});
+		expect(repeat.pairedItem).toEqual({ item: 0 });
+		// Within the last 60 minutes, and at most a fifth longer.
+		const previous = repeat.json.previousCheckIn as { from: string; to: string };
+		const minutesBack = (Date.parse(previous.to) - Date.parse(previous.from)) / 60_000;
+		expect(minutesBack).toBeGreaterThanOrEqual(60);
+		expect(minutesBack).toBeLessThanOrEqual(72);
+		expect(calls(simulator.requests.slice(before)).filter((call) => call.endsWith(PATHS.checkIn))).toEqual([`200 ${PATHS.checkIn}`]);
+	});
+
 	itN8n('crm-contact-updated.json: sends nothing to Vipps for a non-member', async () => {
 		const contact = hubSpotContact({ firstname: 'Ola', mobilephone: '98765432', loyalty_member: 'false' });
 		const { result, requests } = await run(

@@ -18,7 +18,7 @@ import {
 	type IVersionedNodeType,
 } from 'n8n-workflow';
 
-import { BASE_NODES, REPOSITORY_ROOT, loadPackage, runWorkflow, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
+import { BASE_NODES, REPOSITORY_ROOT, loadPackage, processedData, runWorkflow, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
 import type { VippsSimulator } from '../../simulator/VippsSimulator';
 import { BULK_CHECKED_IN, BULK_CUSTOMER_NAMES, expectBulkRefusals } from '../fixtures/bulkExample';
 import { HUBSPOT_HEADERS, SCHEDULED_RUN, hubSpotContact, webhookCall } from '../fixtures/triggerItems';
@@ -176,6 +176,21 @@ describe('running the examples', () => {
 			expect(jsonOf(run.itemsOf('Vipps Check-in'))).toEqual([
 				{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
 			]);
+			expect(checkInBodies(simulator)).toEqual([{ phoneNumber: '4791234567', isMember: true }]);
+		});
+
+		it('checks a contact in once when HubSpot calls again for another change (Skip Repeats)', async () => {
+			processedData.clear();
+			const kari = hubSpotContact({ firstname: 'Kari', mobilephone: '+47 912 34 567', loyalty_member: 'true' });
+			const first = await runExample('crm-contact-updated.json', simulator, (_, webhook) => [webhookItem(webhook, kari, HUBSPOT_HEADERS)]);
+			const second = await runExample('crm-contact-updated.json', simulator, (_, webhook) => [webhookItem(webhook, kari, HUBSPOT_HEADERS)]);
+
+			expect(first.itemsOf('Vipps Check-in')[0].json).toMatchObject({ checkInId: expect.stringMatching(CHECK_IN_ID) });
+			expect(second.itemsOf('Vipps Check-in')[0].json).toMatchObject({
+				skipped: true,
+				message: expect.stringMatching(/^Not sent again: already checked in between /),
+				phoneNumber: '4791234567',
+			});
 			expect(checkInBodies(simulator)).toEqual([{ phoneNumber: '4791234567', isMember: true }]);
 		});
 

@@ -1,3 +1,4 @@
+import type { DateTime } from 'luxon';
 import {
 	NodeOperationError,
 	updateDisplayOptions,
@@ -13,6 +14,7 @@ import { parseYesNo } from '../../helpers/yesNo';
 import type { LoyaltyCheckIn, VippsApiClient } from '../../transport';
 import { merchantSerialNumberOption, runBatch, type ItemOperation } from '../batch';
 import { requestOptions } from '../common.descriptions';
+import { MAX_RECORDS, RepeatGuard, contactKey, type PreviousCheckIn, type RepeatWindow } from './repeatGuard';
 
 const properties: INodeProperties[] = [
 	{
@@ -50,6 +52,40 @@ const properties: INodeProperties[] = [
 				description:
 					'Whether to only check and normalise every item and output the request that would be sent, without fetching a token or sending anything. Safe to use on production data.',
 			},
+			{
+				displayName: 'Skip Repeats',
+				name: 'skipRepeats',
+				type: 'options',
+				default: 'off',
+				options: [
+					{ name: 'Off', value: 'off', description: 'Send every item' },
+					{
+						name: 'Within the Same Hour',
+						value: 'sameHour',
+						description: "Skip a phone number already checked in since the hour began (workflow's timezone)",
+					},
+					{
+						name: 'The Same Day',
+						value: 'sameDay',
+						description: "Skip a phone number already checked in since midnight (workflow's timezone)",
+					},
+					{
+						name: 'Within a Number of Minutes',
+						value: 'minutes',
+						description: 'Skip a phone number checked in less than that many minutes ago (up to a fifth longer)',
+					},
+				],
+				description: `Leave out a phone number (with its MSN) this node already checked in within the window, e.g. when a CRM reports every change of a contact. A repeat is not sent: its item comes out with "skipped": true and when the earlier check-in took place — the exact time for a repeat within the same run, otherwise the span the records allow (since the hour, the day or the window began). Only successful check-ins count; Dry Run records nothing. The records live in n8n's database, per node: the latest ${MAX_RECORDS.toLocaleString('en')} (one per check-in, six with minutes).`,
+			},
+			{
+				displayName: 'Skip Repeats Within (Minutes)',
+				name: 'skipRepeatsMinutes',
+				type: 'number',
+				default: 60,
+				typeOptions: { minValue: 1 },
+				displayOptions: { show: { skipRepeats: ['minutes'] } },
+				description: 'A phone number checked in less than this many minutes ago is not sent again',
+			},
 			...requestOptions,
 		],
 	},
@@ -85,8 +121,12 @@ const sendLoyaltyCheckIn: ItemOperation<LoyaltyCheckIn> = {
 	},
 
 	async send(client, checkIn) {
-		const { checkInId } = await client.sendLoyaltyCheckIn(checkIn);
-		return outputFor(client, checkIn, { checkInId });
+		const sendCheckIn = async () => outputFor(client, checkIn, { checkInId: (await client.sendLoyaltyCheckIn(checkIn)).checkInId });
+		const guard = repeatGuards.get(this);
+		if (!guard) return await sendCheckIn();
+		const contact = contactKey(client.merchantSerialNumberFor(checkIn.merchantSerialNumber), checkIn.phoneNumber);
+		const outcome = await guard.checkIn(contact, sendCheckIn);
+		return 'sent' in outcome ? outcome.sent : outputFor(client, checkIn, skipped(outcome.skipped));
 	},
 
 	isDryRun() {
@@ -114,6 +154,33 @@ function outputFor(client: VippsApiClient, checkIn: LoyaltyCheckIn, extra: IData
 	};
 }
 
+function skipped({ from, to }: PreviousCheckIn): IDataObject {
+	const at = (time: DateTime) => time.toISO({ suppressMilliseconds: true });
+	const when = from.equals(to) ? `at ${at(from)}` : `between ${at(from)} and ${at(to)}`;
+	return {
+		skipped: true,
+		message: `Not sent again: already checked in ${when} (option Skip Repeats)`,
+		previousCheckIn: { from: from.toISO(), to: to.toISO() },
+	};
+}
+
+/** The Skip Repeats guard of each running execution of this node (none when the option is off). */
+const repeatGuards = new WeakMap<IExecuteFunctions, RepeatGuard>();
+
+function repeatWindow(this: IExecuteFunctions): RepeatWindow | undefined {
+	const kind = this.getNodeParameter('options.skipRepeats', 0, 'off') as string;
+	if (kind === 'off') return undefined;
+	if (kind === 'sameHour' || kind === 'sameDay') return { kind };
+	if (kind !== 'minutes') throw new NodeOperationError(this.getNode(), `Skip Repeats: unknown choice "${kind}"`);
+	const minutes = Number(this.getNodeParameter('options.skipRepeatsMinutes', 0, 60));
+	if (!Number.isFinite(minutes) || minutes <= 0) {
+		throw new NodeOperationError(this.getNode(), `Skip Repeats Within (Minutes) must be more than 0; got ${minutes}`);
+	}
+	return { kind, minutes };
+}
+
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	const window = repeatWindow.call(this);
+	if (window) repeatGuards.set(this, new RepeatGuard(this, window, this.getTimezone()));
 	return await runBatch.call(this, sendLoyaltyCheckIn);
 }

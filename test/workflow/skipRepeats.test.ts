@@ -1,0 +1,215 @@
+/**
+ * The Skip Repeats option as a user runs it: the same workflow executed again and again through
+ * n8n's engine, its records kept in between as n8n's database keeps them (the harness's in-memory
+ * deduplication records), real HTTP to the simulator. The clock is luxon's (`Settings.now`), which
+ * the node reads through `DateTime.now()`: the tests set it to the times they need.
+ */
+import { DateTime, Settings } from 'luxon';
+import type { IDataObject } from 'n8n-workflow';
+
+import { processedData, runWorkflow, startWorkflow, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
+import { PATHS, type VippsSimulator } from '../../simulator/VippsSimulator';
+import { VIPPS_NODE, checkInWorkflow, simulatorCredential, startSimulator, type CheckInWorkflowOptions } from './fixtures';
+
+const TIMEZONE = 'Europe/Oslo';
+
+let simulator: VippsSimulator;
+
+beforeEach(async () => {
+	simulator = await startSimulator();
+	processedData.clear();
+});
+
+afterEach(async () => {
+	Settings.now = () => Date.now();
+	await simulator.close();
+});
+
+/** Sets the clock the node reads to `iso`, a local time in the workflow's timezone. */
+function clockAt(iso: string, timezone = TIMEZONE): void {
+	const millis = DateTime.fromISO(iso, { zone: timezone }).toMillis();
+	Settings.now = () => millis;
+}
+
+function workflow(options: CheckInWorkflowOptions, timezone = TIMEZONE): WorkflowJson {
+	return { ...checkInWorkflow({ ...options, options: { skipRepeats: 'sameHour', ...options.options } }), settings: { timezone } };
+}
+
+async function run(options: CheckInWorkflowOptions, timezone?: string): Promise<WorkflowRun> {
+	const result = await runWorkflow(workflow(options, timezone), { credentials: [simulatorCredential(simulator)] });
+	expect(result.error).toBeUndefined();
+	return result;
+}
+
+const sentPhoneNumbers = () => simulator.checkInRequests().map((request) => (request.body as IDataObject).phoneNumber);
+const outputOf = (result: WorkflowRun) => result.itemsOf(VIPPS_NODE).map((item) => item.json);
+
+const KARI = { phone: '+47 912 34 567', member: true };
+
+const skipped = (from: string, to: string, merchantSerialNumber = '123456') => ({
+	skipped: true,
+	message: expect.stringMatching(/^Not sent again: already checked in (at|between) /),
+	previousCheckIn: { from: DateTime.fromISO(from, { zone: TIMEZONE }).toISO(), to: DateTime.fromISO(to, { zone: TIMEZONE }).toISO() },
+	phoneNumber: '4791234567',
+	isMember: true,
+	merchantSerialNumber,
+});
+
+describe('Skip Repeats across executions', () => {
+	it('sends the first check-in of a contact; the next execution skips it and says since when it was checked in', async () => {
+		clockAt('2026-11-25T14:10:00');
+		const first = await run({ items: [KARI] });
+		expect(outputOf(first)).toEqual([expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4791234567' })]);
+
+		clockAt('2026-11-25T14:40:00');
+		const second = await run({ items: [KARI, { phone: '98765432', member: true }] });
+
+		expect(sentPhoneNumbers()).toEqual(['4791234567', '4798765432']);
+		const [repeat, other] = second.itemsOf(VIPPS_NODE);
+		expect(repeat.json).toEqual(skipped('2026-11-25T14:00:00', '2026-11-25T14:40:00'));
+		expect(repeat.json.message).toBe(
+			'Not sent again: already checked in between 2026-11-25T14:00:00+01:00 and 2026-11-25T14:40:00+01:00 (option Skip Repeats)',
+		);
+		expect(repeat.pairedItem).toEqual({ item: 0 });
+		expect(other).toEqual({ json: expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4798765432' }), pairedItem: { item: 1 } });
+	});
+
+	it('is per Merchant Serial Number: the same phone number for another sales unit is not a repeat', async () => {
+		clockAt('2026-11-25T14:10:00');
+		await run({ items: [{ ...KARI, shop: '123456' }], options: { merchantSerialNumber: '={{ $json.shop }}' } });
+		const second = await run({
+			items: [{ ...KARI, shop: '7654321' }, { ...KARI, shop: '123456' }],
+			options: { merchantSerialNumber: '={{ $json.shop }}' },
+		});
+
+		expect(simulator.checkInRequests().map((request) => request.headers['merchant-serial-number'])).toEqual(['123456', '7654321']);
+		expect(outputOf(second)).toEqual([
+			expect.objectContaining({ checkInId: expect.any(String), merchantSerialNumber: '7654321' }),
+			skipped('2026-11-25T14:00:00', '2026-11-25T14:10:00'),
+		]);
+	});
+
+	it('does not count a failed check-in: the next execution sends it', async () => {
+		clockAt('2026-11-25T14:10:00');
+		simulator.injectFault({ fault: { kind: 'badRequest', invalidParams: [{ name: 'phoneNumber', reason: 'Not a Vipps user' }] }, path: PATHS.checkIn });
+		const failed = await runWorkflow(workflow({ items: [KARI] }), { credentials: [simulatorCredential(simulator)] });
+		expect(failed.error?.message).toMatch(/Vipps rejected the check-in/);
+		expect(processedData.valuesOf('harness', 'vipps')).toEqual([]);
+
+		const retry = await run({ items: [KARI] });
+		expect(outputOf(retry)).toEqual([expect.objectContaining({ checkInId: expect.any(String) })]);
+		expect(simulator.checkInRequests().map((request) => request.status)).toEqual([400, 200]);
+	});
+
+	it('records nothing in a Dry Run', async () => {
+		clockAt('2026-11-25T14:10:00');
+		const dryRun = await run({ items: [KARI], options: { dryRun: true } });
+		expect(outputOf(dryRun)).toEqual([expect.objectContaining({ dryRun: true })]);
+		expect(processedData.valuesOf('harness', 'vipps')).toEqual([]);
+
+		const real = await run({ items: [KARI] });
+		expect(outputOf(real)).toEqual([expect.objectContaining({ checkInId: expect.any(String) })]);
+		expect(sentPhoneNumbers()).toEqual(['4791234567']);
+	});
+
+	it('sends the contact once when two executions run at the same moment', async () => {
+		clockAt('2026-11-25T14:10:00');
+		const credentials = [simulatorCredential(simulator)];
+		const runs = await Promise.all([
+			startWorkflow(workflow({ items: [KARI] }), { credentials }).result,
+			startWorkflow(workflow({ items: [KARI] }), { credentials }).result,
+		]);
+
+		expect(sentPhoneNumbers()).toEqual(['4791234567']);
+		expect(runs.flatMap(outputOf).map((json) => (json.skipped ? 'skipped' : 'sent')).sort()).toEqual(['sent', 'skipped']);
+	});
+});
+
+describe('Skip Repeats within one batch', () => {
+	it('sends the same phone number once: the later item is skipped with the exact time of the first', async () => {
+		clockAt('2026-11-25T14:10:00');
+		const result = await run({ items: [KARI, { phone: '98765432', member: true }, { phone: '4791234567', member: true }], options: { concurrency: 3 } });
+
+		expect(sentPhoneNumbers().sort()).toEqual(['4791234567', '4798765432']);
+		const output = result.itemsOf(VIPPS_NODE);
+		expect(output.map((item) => item.pairedItem)).toEqual([{ item: 0 }, { item: 1 }, { item: 2 }]);
+		expect(output[0].json).toEqual(expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4791234567' }));
+		expect(output[1].json).toEqual(expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4798765432' }));
+		expect(output[2].json).toEqual(skipped('2026-11-25T14:10:00', '2026-11-25T14:10:00'));
+		expect(output[2].json.message).toBe('Not sent again: already checked in at 2026-11-25T14:10:00+01:00 (option Skip Repeats)');
+	});
+
+	it("writes n8n's records for many items at once, not once per item", async () => {
+		// A database slower than the items arrive: those waiting while one write is under way go in the next.
+		processedData.setLatency(50);
+		const record = jest.spyOn(processedData, 'checkProcessedAndRecord');
+		const items = Array.from({ length: 64 }, (_, index) => ({ phone: String(40_000_000 + index), member: true }));
+		const result = await run({ items });
+
+		expect(outputOf(result).filter((json) => json.checkInId)).toHaveLength(64);
+		expect(processedData.valuesOf('harness', 'vipps')).toHaveLength(64);
+		// Each call rewrites the node's whole record list in n8n's database: one per item would be 64.
+		expect(record.mock.calls.length).toBeLessThanOrEqual(16);
+		record.mockRestore();
+	});
+
+	it('sends the later item when the first one failed (Continue On Fail)', async () => {
+		clockAt('2026-11-25T14:10:00');
+		simulator.injectFault({ fault: { kind: 'badRequest', invalidParams: [{ name: 'phoneNumber', reason: 'Not a Vipps user' }] }, path: PATHS.checkIn });
+		const result = await run({ items: [KARI, KARI], continueOnFail: true });
+
+		expect(simulator.checkInRequests().map((request) => request.status)).toEqual([400, 200]);
+		expect(outputOf(result)).toEqual([
+			expect.objectContaining({ error: expect.stringMatching(/Vipps rejected the check-in/) }),
+			expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4791234567' }),
+		]);
+	});
+});
+
+describe("Skip Repeats windows, in the workflow's timezone", () => {
+	/** Checks Kari in at each local time, one execution each; returns what each execution did. */
+	async function runsAt(skipRepeats: IDataObject, times: string[], timezone = TIMEZONE): Promise<string[]> {
+		const outcomes: string[] = [];
+		for (const time of times) {
+			clockAt(time, timezone);
+			const [json] = outputOf(await run({ items: [KARI], options: skipRepeats }, timezone));
+			outcomes.push(json.skipped ? 'skipped' : 'sent');
+		}
+		return outcomes;
+	}
+
+	it('Within the Same Hour: a new hour sends again', async () => {
+		expect(await runsAt({ skipRepeats: 'sameHour' }, ['2026-11-25T14:00:00', '2026-11-25T14:59:59.999', '2026-11-25T15:00:00'])).toEqual([
+			'sent',
+			'skipped',
+			'sent',
+		]);
+	});
+
+	it("The Same Day: midnight in the workflow's timezone, not UTC's, starts a new day", async () => {
+		// 23:30 and 00:30 in New York are the same day in UTC (04:30 and 05:30), different days in New York.
+		expect(
+			await runsAt({ skipRepeats: 'sameDay' }, ['2026-11-25T00:00:00', '2026-11-25T23:30:00', '2026-11-26T00:30:00'], 'America/New_York'),
+		).toEqual(['sent', 'skipped', 'sent']);
+	});
+
+	it('Within a Number of Minutes: a sliding window, up to a fifth longer, across hours', async () => {
+		const minutes = { skipRepeats: 'minutes', skipRepeatsMinutes: 10 };
+		// 14:55 → 15:04:59 is within 10 minutes across an hour; 15:07 is 12 minutes on: sent again.
+		expect(await runsAt(minutes, ['2026-11-25T14:55:00', '2026-11-25T15:04:59', '2026-11-25T15:07:00'])).toEqual(['sent', 'skipped', 'sent']);
+	});
+
+	it('Within a Number of Minutes: says how far back the earlier check-in can be', async () => {
+		clockAt('2026-11-25T14:55:00');
+		await run({ items: [KARI], options: { skipRepeats: 'minutes', skipRepeatsMinutes: 10 } });
+		clockAt('2026-11-25T15:01:00');
+		const second = await run({ items: [KARI], options: { skipRepeats: 'minutes', skipRepeatsMinutes: 10 } });
+		// 15:01 lies in the 2-minute slot 15:00–15:02; a check-in that blocks it began at 14:50 at the earliest.
+		expect(outputOf(second)).toEqual([skipped('2026-11-25T14:50:00', '2026-11-25T15:01:00')]);
+	});
+
+	it('Off sends every time', async () => {
+		expect(await runsAt({ skipRepeats: 'off' }, ['2026-11-25T14:00:00', '2026-11-25T14:00:01'])).toEqual(['sent', 'sent']);
+		expect(processedData.valuesOf('harness', 'vipps')).toEqual([]);
+	});
+});

@@ -16,12 +16,12 @@ import type { IDataObject } from 'n8n-workflow';
 import { PATHS, type RecordedRequest, type VippsSimulator } from '../../simulator/VippsSimulator';
 import { BULK_CHECKED_IN, BULK_CUSTOMER_NAMES, expectBulkRefusals } from '../fixtures/bulkExample';
 import { HUBSPOT_HEADERS, SCHEDULED_RUN, hubSpotContact, webhookCall } from '../fixtures/triggerItems';
-import { simulatorCredential, startSimulator } from '../workflow/fixtures';
 import { N8N_VERSION, type ExecuteResult, type ImportedCredential } from './kit';
 import {
 	CHECK_IN_ID,
 	E2E_TIMEOUT_MS,
 	N8nUserFolder,
+	startSimulatorAndN8n,
 	PACKAGE_NAME,
 	PACKAGE_VERSION,
 	expectVippsSystemHeaders,
@@ -43,12 +43,8 @@ let n8nWorkflowVersion: string;
 const itN8n = itWithN8nLog(() => n8n?.logTail);
 
 beforeAll(async () => {
-	simulator = await startSimulator();
 	n8nWorkflowVersion = await installedN8nWorkflowVersion();
-	n8n = await N8nUserFolder.create();
-	// The credential a user creates for the simulator: environment "Custom Base URL".
-	const { id: _harnessId, ...simulatorKeys } = simulatorCredential(simulator);
-	[credential] = await n8n.importCredentials([{ ...simulatorKeys, name: 'Vipps MobilePay API (simulator)' }]);
+	({ simulator, n8n, credential } = await startSimulatorAndN8n());
 }, E2E_TIMEOUT_MS);
 
 afterAll(async () => {

@@ -7,9 +7,8 @@
 import type { INodeExecutionData } from 'n8n-workflow';
 
 import type { RecordedRequest, VippsSimulator } from '../../simulator/VippsSimulator';
-import { simulatorCredential, startSimulator } from '../workflow/fixtures';
 import type { ImportedCredential } from './kit';
-import { CHECK_IN_ID, E2E_TIMEOUT_MS, N8nUserFolder, customerListWorkflow, itWithN8nLog, itemsOf, jsonOf } from './support';
+import { CHECK_IN_ID, E2E_TIMEOUT_MS, N8nUserFolder, startSimulatorAndN8n, customerListWorkflow, itWithN8nLog, itemsOf, jsonOf } from './support';
 
 let simulator: VippsSimulator;
 let n8n: N8nUserFolder | undefined;
@@ -18,10 +17,7 @@ let credential: ImportedCredential;
 const itN8n = itWithN8nLog(() => n8n?.logTail);
 
 beforeAll(async () => {
-	simulator = await startSimulator();
-	n8n = await N8nUserFolder.create();
-	const { id: _harnessId, ...simulatorKeys } = simulatorCredential(simulator);
-	[credential] = await n8n.importCredentials([{ ...simulatorKeys, name: 'Vipps MobilePay API (simulator)' }]);
+	({ simulator, n8n, credential } = await startSimulatorAndN8n());
 }, E2E_TIMEOUT_MS);
 
 afterAll(async () => {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 
 import type { IConnections, IDataObject, INode, INodeExecutionData, INodeParameters } from 'n8n-workflow';
 
-import type { RecordedRequest } from '../../simulator/VippsSimulator';
+import type { RecordedRequest, VippsSimulator } from '../../simulator/VippsSimulator';
+import { simulatorCredential, startSimulator } from '../workflow/fixtures';
 import {
 	kit,
 	type CredentialToImport,
@@ -102,6 +103,19 @@ export class N8nUserFolder {
 	remove(): void {
 		this.folder.remove();
 	}
+}
+
+/**
+ * What most end-to-end files start from: the simulator, a fresh n8n user folder with the packed
+ * package installed, and the credential a user creates for the simulator (environment "Custom
+ * Base URL") imported into it.
+ */
+export async function startSimulatorAndN8n(): Promise<{ simulator: VippsSimulator; n8n: N8nUserFolder; credential: ImportedCredential }> {
+	const simulator = await startSimulator();
+	const n8n = await N8nUserFolder.create();
+	const { id: _harnessId, ...simulatorKeys } = simulatorCredential(simulator);
+	const [credential] = await n8n.importCredentials([{ ...simulatorKeys, name: 'Vipps MobilePay API (simulator)' }]);
+	return { simulator, n8n, credential };
 }
 
 /**

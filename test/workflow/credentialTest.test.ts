@@ -65,4 +65,10 @@ describe('the credential Test button', () => {
 		expect(result.status).toBe('Error');
 		expect(result.message).toMatch(/ECONNREFUSED|refused/);
 	});
+
+	it('fails at once for a host that does not exist, naming the DNS failure', async () => {
+		const result = await pressTest({ customBaseUrl: 'http://vipps-simulator.invalid:8080' });
+		// n8n's own words for it (the code ENOTFOUND, or its sentence about an incorrect host).
+		expect(result).toEqual({ status: 'Error', message: expect.stringMatching(/ENOTFOUND|incorrect host/) });
+	});
 });

@@ -3,11 +3,12 @@
 
 // Issue 7's benchmark: this node against what users build without it, side by side in one run,
 // in real n8n (headless `n8n execute`, the product users run) against the local Vipps simulator
-// on loopback with 50 ms of added latency.
+// on loopback with 50 ms of added latency, over plain HTTP and over HTTPS (the simulator's
+// self-signed certificate, trusted by n8n through NODE_EXTRA_CA_CERTS).
 //
-//   npm run bench               (= npm run build && node bench/run.js; 5–7 minutes)
-//   node bench/run.js --quick   a smoke: fewer, smaller scenarios (about a minute)
-//   node bench/run.js --help    the other options (--repeat, --only, --diyb-10k, --keep, --package, --out, --cpu-prof)
+//   npm run bench               (= npm run build && node bench/run.js; about 15 minutes)
+//   node bench/run.js --quick   a smoke: fewer, smaller scenarios (a few minutes)
+//   node bench/run.js --help    the other options (--repeat, --only, --flows, --protocols, --keep, --package, --out, --cpu-prof)
 //
 // Flows (each its own workflow, items generated inside n8n by a Set expression + Split Out):
 //   ours      Vipps Check-in with default settings (concurrency 32, no rate cap)
@@ -19,6 +20,8 @@
 //   baseline  only produces the items (memory reference)
 //   echo      produces the items and maps each to an output item shaped like ours, without HTTP
 //             (memory reference: what the items themselves cost)
+// dryRun, baseline and echo send nothing, so they run once, with the first protocol, and serve
+// as references for both.
 //
 // Measured per run: the send node's own execution time from n8n's run data (executionTime),
 // what the simulator saw (distinct phone numbers answered 200, token fetches, 429s), error items
@@ -36,6 +39,7 @@ const { N8N_VERSION, NODE_VERSION } = require(path.join(REPO, 'scripts', 'real-n
 
 const LATENCY_MS = 50;
 const GATEWAY_RPS = 100;
+const PROTOCOLS = ['http', 'https'];
 const PACKAGE_NAME = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).name;
 const PACKAGE_VERSION = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version;
 const NODE_TYPE = `${PACKAGE_NAME}.vippsCheckIn`;
@@ -43,6 +47,8 @@ const CREDENTIAL_TYPE = 'vippsMobilePayApi';
 /** DIY B's batching: what a careful user sets for a 100 req/s limit (100 per 1.1 s: about 9 % below it). */
 const DIY_B_BATCH = { batchSize: 100, batchInterval: 1100 };
 const RSS_POLL_MS = 25;
+/** The targets, as ratios. */
+const TARGET = { toDiyA: 0.8, gatewayToIdeal: 1.3 };
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -52,17 +58,20 @@ function parseArgs(argv) {
 		quick: false,
 		keep: false,
 		only: null,
-		repeat: 5,
-		diyB10k: false,
+		flows: null,
+		protocols: PROTOCOLS,
+		repeat: 3,
 		packageDir: REPO,
 		out: path.join(__dirname, 'results', 'latest.json'),
 		cpuProfDir: null,
 	};
+	const list = (arg, prefix) => arg.slice(prefix.length).split(',').filter(Boolean);
 	for (const arg of argv) {
 		if (arg === '--quick') args.quick = true;
 		else if (arg === '--keep') args.keep = true;
-		else if (arg === '--diyb-10k') args.diyB10k = true;
-		else if (arg.startsWith('--only=')) args.only = new Set(arg.slice(7).split(','));
+		else if (arg.startsWith('--only=')) args.only = new Set(list(arg, '--only='));
+		else if (arg.startsWith('--flows=')) args.flows = new Set(list(arg, '--flows='));
+		else if (arg.startsWith('--protocols=')) args.protocols = list(arg, '--protocols=');
 		else if (arg.startsWith('--repeat=')) args.repeat = Math.max(1, Number(arg.slice(9)) || 1);
 		else if (arg.startsWith('--package=')) args.packageDir = path.resolve(arg.slice(10));
 		else if (arg.startsWith('--out=')) args.out = path.resolve(arg.slice(6));
@@ -72,54 +81,61 @@ function parseArgs(argv) {
 			process.exit(0);
 		} else throw new Error(`unknown argument ${arg}\n${USAGE}`);
 	}
+	const unknown = args.protocols.filter((protocol) => !PROTOCOLS.includes(protocol));
+	if (unknown.length || !args.protocols.length) throw new Error(`--protocols takes ${PROTOCOLS.join(', ')}\n${USAGE}`);
 	return args;
 }
 
-const USAGE = `Usage: node bench/run.js [--quick] [--repeat=N] [--only=<scenario>[,…]] [--diyb-10k] [--keep] [--package=<dir>] [--out=<file>] [--cpu-prof=<dir>]
-  --quick      a smoke: 100 items open, 300 items behind the gateway, no repeats (about a minute)
-  --repeat=N   runs of this node, DIY A and the Dry Run reference in the target scenarios (default 5; the median counts)
-  --diyb-10k   also run DIY B with 10,000 items (adds ~2.5 min: its batching caps it at ~91 req/s)
-  --only=…     scenario ids: open-100, open-1000, open-10000, gateway100-1000
-  --keep       keep the n8n user folder (workflows, credential, database) and print its path
-  --package=…  bench another build of the package (a directory with dist/ and package.json)
-  --out=…      where the JSON results go (default bench/results/latest.json)
-  --cpu-prof=… write a V8 CPU profile of every n8n process into this folder (slows n8n down:
-               for finding where time goes, not for the figures)`;
+const USAGE = `Usage: node bench/run.js [--quick] [--repeat=N] [--only=<scenario>[,…]] [--flows=<flow>[,…]] [--protocols=http,https] [--keep] [--package=<dir>] [--out=<file>] [--cpu-prof=<dir>]
+  --quick        a smoke: 100 items open, 300 items behind each gateway kind, no repeats (a few minutes)
+  --repeat=N     runs of this node and DIY A at 1,000 items open, and of this node behind the gateways
+                 (default 3; the median counts)
+  --only=…       scenario ids: open-100, open-1000, open-10000, gateway-sliding-1000, gateway-fixed-1000
+                 (with --quick: open-100, gateway-sliding-300, gateway-fixed-300)
+  --flows=…      flows: ours, diyA, diyA-cof, diyB, dryRun, baseline, echo
+  --protocols=…  http, https or both (default both)
+  --keep         keep the n8n user folder (workflows, credential, database) and print its path
+  --package=…    bench another build of the package (a directory with dist/ and package.json)
+  --out=…        where the JSON results go (default bench/results/latest.json)
+  --cpu-prof=…   write a V8 CPU profile of every n8n process into this folder (slows n8n down:
+                 for finding where time goes, not for the figures)`;
+
+/** Flows that send nothing: run once, with the first protocol, as references for every protocol. */
+const SENDLESS = new Set(['dryRun', 'baseline', 'echo']);
 
 /**
  * `repeat` names the flows run several times (interleaved with the others, median reported):
  * the figures the targets are judged on, since other load on the machine moves single runs.
+ * `gateway` is the simulator's rate limit in front of every request, counted in a sliding or
+ * in fixed one-second windows.
  */
-function scenarios({ quick, repeat, diyB10k }) {
+function scenarios({ quick, repeat }) {
+	const gateway = (window, items, flows, repeatOurs) => ({
+		id: `gateway-${window}-${items}`,
+		items,
+		gateway: { requestsPerSecond: GATEWAY_RPS, window },
+		flows,
+		repeat: { ours: repeatOurs },
+	});
 	if (quick) {
 		return [
-			{ id: 'open-100', items: 100, gatewayRps: null, flows: ['ours', 'diyA', 'diyB'], repeat: {} },
-			{ id: 'gateway100-300', items: 300, gatewayRps: GATEWAY_RPS, flows: ['ours', 'diyA', 'diyA-cof'], repeat: {} },
+			{ id: 'open-100', items: 100, gateway: null, flows: ['ours', 'diyA', 'dryRun'], repeat: {} },
+			gateway('sliding', 300, ['ours', 'diyA'], 1),
+			gateway('fixed', 300, ['ours', 'diyA'], 1),
 		];
 	}
 	return [
-		{ id: 'open-100', items: 100, gatewayRps: null, flows: ['ours', 'diyA', 'diyB'], repeat: {} },
+		{ id: 'open-100', items: 100, gateway: null, flows: ['ours', 'diyA'], repeat: {} },
 		{
 			id: 'open-1000',
 			items: 1000,
-			gatewayRps: null,
-			flows: ['ours', 'diyA', 'diyB', 'dryRun'],
+			gateway: null,
+			flows: ['ours', 'diyA', 'dryRun'],
 			repeat: { ours: repeat, diyA: repeat, dryRun: repeat },
 		},
-		{
-			id: 'open-10000',
-			items: 10000,
-			gatewayRps: null,
-			flows: ['baseline', 'echo', 'ours', 'diyA', ...(diyB10k ? ['diyB'] : [])],
-			repeat: {},
-		},
-		{
-			id: 'gateway100-1000',
-			items: 1000,
-			gatewayRps: GATEWAY_RPS,
-			flows: ['ours', 'diyA', 'diyA-cof', 'diyB'],
-			repeat: { ours: repeat },
-		},
+		{ id: 'open-10000', items: 10000, gateway: null, flows: ['baseline', 'echo', 'ours', 'diyA'], repeat: {} },
+		gateway('sliding', 1000, ['ours', 'diyA', 'diyA-cof', 'diyB'], repeat),
+		gateway('fixed', 1000, ['ours', 'diyA', 'diyB'], repeat),
 	];
 }
 
@@ -465,9 +481,9 @@ function shortError(error) {
 	return message.length > 160 ? `${message.slice(0, 157)}…` : message;
 }
 
-async function runOnce({ sim, env, workflowId, flow, scenario, timeoutMs, extraEnv = {} }) {
+async function runOnce({ sim, protocol, env, workflowId, flow, scenario, timeoutMs, extraEnv = {} }) {
 	sim.resetLog();
-	sim.setGatewayLimit(scenario.gatewayRps ?? undefined);
+	sim.setGatewayLimit(scenario.gateway?.requestsPerSecond, scenario.gateway?.window);
 	const runEnv = { ...env, ...extraEnv, BENCH_ITEMS: String(scenario.items) };
 	const loadAtStart = round(os.loadavg()[0], 2);
 	const poller = startRssPoller(workflowId);
@@ -499,10 +515,11 @@ async function runOnce({ sim, env, workflowId, flow, scenario, timeoutMs, extraE
 	const first429 = checkIns.findIndex((request) => request.status === 429);
 	const nodeEnd = taskData ? taskData.startTime + taskData.executionTime : null;
 	return {
+		protocol,
 		scenario: scenario.id,
 		flow,
 		items: scenario.items,
-		gatewayRps: scenario.gatewayRps,
+		gateway: scenario.gateway,
 		nodeTimeMs: taskData?.executionTime ?? null,
 		nodeStartTime: taskData?.startTime ?? null,
 		nodeStatus: taskData?.executionStatus ?? null,
@@ -524,7 +541,7 @@ async function runOnce({ sim, env, workflowId, flow, scenario, timeoutMs, extraE
 		// 1-based position among the check-ins of the first one the gateway refused.
 		first429At: first429 >= 0 ? first429 + 1 : null,
 		nodeCpuMs: cpuMsBetween(rss.cpu, taskData?.startTime ?? null, nodeEnd),
-		gateway: scenario.gatewayRps && taskData && checkIns.length ? gatewayTimeline(checkIns, taskData.startTime) : null,
+		gatewayTimeline: scenario.gateway && taskData && checkIns.length ? gatewayTimeline(checkIns, taskData.startTime) : null,
 		loadAverage1m: loadAtStart,
 		peakRssMB: rss.peakKb ? round(rss.peakKb / 1024, 1) : null,
 		childrenPeakRssMB: rss.childCount ? round(rss.childrenPeakKb / 1024, 1) : 0,
@@ -543,48 +560,50 @@ function round(value, digits = 2) {
 	return Math.round(value * factor) / factor;
 }
 
-const isSendFlow = (flow) => flow !== 'baseline' && flow !== 'echo' && flow !== 'dryRun';
+const isSendFlow = (flow) => !SENDLESS.has(flow);
 
 /** The time a perfect client needs: latency-bound at our default concurrency, or rate-bound. */
 function idealMs(scenario, concurrency) {
-	if (scenario.gatewayRps) return (scenario.items / scenario.gatewayRps) * 1000;
+	if (scenario.gateway) return (scenario.items / scenario.gateway.requestsPerSecond) * 1000;
 	return (scenario.items * LATENCY_MS) / concurrency;
 }
 
 /**
- * One row per scenario and flow: the run with the median node time stands for the flow (for an
- * even count, the slower middle one), with every run's time, and whether every run delivered all.
+ * One row per protocol, scenario and flow: the run with the median node time stands for the
+ * flow (for an even count, the slower middle one), with every run's time, and whether every run
+ * delivered all. Sendless references appear under the protocol they ran with.
  */
-function summarize(runs, scenarioList, concurrency) {
+function summarize(runs, scenarioList, protocols, concurrency) {
 	const rows = [];
-	for (const scenario of scenarioList) {
-		for (const flow of scenario.flows) {
-			const all = runs.filter((run) => run.scenario === scenario.id && run.flow === flow);
-			if (!all.length) continue;
-			const timed = all.filter((run) => run.nodeTimeMs !== null).sort((x, y) => x.nodeTimeMs - y.nodeTimeMs);
-			const representative = timed.length ? timed[Math.floor(timed.length / 2)] : all[0];
-			rows.push({
-				...representative,
-				runs: all.length,
-				nodeTimesMs: all.map((run) => run.nodeTimeMs),
-				allDelivered: isSendFlow(flow) ? all.every((run) => run.delivered === run.items) : null,
-				allTokenFetches: isSendFlow(flow) ? all.map((run) => run.tokenFetches) : null,
-				idealMs: round(idealMs(scenario, concurrency), 1),
-			});
+	for (const protocol of protocols) {
+		for (const scenario of scenarioList) {
+			for (const flow of scenario.flows) {
+				const all = runs.filter((run) => run.protocol === protocol && run.scenario === scenario.id && run.flow === flow);
+				if (!all.length) continue;
+				const timed = all.filter((run) => run.nodeTimeMs !== null).sort((x, y) => x.nodeTimeMs - y.nodeTimeMs);
+				const representative = timed.length ? timed[Math.floor(timed.length / 2)] : all[0];
+				rows.push({
+					...representative,
+					runs: all.length,
+					nodeTimesMs: all.map((run) => run.nodeTimeMs),
+					allDelivered: isSendFlow(flow) ? all.every((run) => run.delivered === run.items) : null,
+					allTokenFetches: isSendFlow(flow) ? all.map((run) => run.tokenFetches) : null,
+					idealMs: round(idealMs(scenario, concurrency), 1),
+				});
+			}
 		}
 	}
-	for (const scenario of scenarioList) {
-		const inScenario = rows.filter((row) => row.scenario === scenario.id);
-		const diyA = inScenario.find((row) => row.flow === 'diyA');
-		const baseline = inScenario.find((row) => row.flow === 'baseline');
+	for (const row of rows) {
+		const inScenario = rows.filter((other) => other.scenario === row.scenario);
+		const diyA = inScenario.find((other) => other.flow === 'diyA' && other.protocol === row.protocol);
+		// The sendless references ran once, with one protocol: they serve both.
+		const baseline = inScenario.find((other) => other.flow === 'baseline');
 		// A ratio to a DIY A that lost items compares with a run that did not do the job.
 		const diyAComplete = diyA && diyA.allDelivered && !diyA.workflowError && diyA.nodeTimeMs;
-		for (const row of inScenario) {
-			const send = isSendFlow(row.flow) && row.nodeTimeMs !== null;
-			row.ratioToIdeal = send ? round(row.nodeTimeMs / row.idealMs) : null;
-			row.ratioToDiyA = send && diyAComplete ? round(row.nodeTimeMs / diyA.nodeTimeMs) : null;
-			row.rssOverBaselineMB = baseline?.peakRssMB && row.peakRssMB ? round(row.peakRssMB - baseline.peakRssMB, 1) : null;
-		}
+		const send = isSendFlow(row.flow) && row.nodeTimeMs !== null;
+		row.ratioToIdeal = send ? round(row.nodeTimeMs / row.idealMs) : null;
+		row.ratioToDiyA = send && diyAComplete ? round(row.nodeTimeMs / diyA.nodeTimeMs) : null;
+		row.rssOverBaselineMB = baseline?.peakRssMB && row.peakRssMB ? round(row.peakRssMB - baseline.peakRssMB, 1) : null;
 	}
 	return rows;
 }
@@ -595,7 +614,7 @@ function pad(text, width, right = false) {
 }
 
 const COLUMNS = [
-	['scenario', 15, (r) => r.scenario],
+	['scenario', 20, (r) => r.scenario],
 	['flow', 29, (r) => FLOW_LABEL[r.flow]],
 	['n', 1, (r) => r.runs, true],
 	['node ms', 7, (r) => r.nodeTimeMs, true],
@@ -625,71 +644,81 @@ function markdownTable(rows) {
 	return [head, rule, ...lines].join('\n');
 }
 
-function checkTargets(rows, runs) {
-	const find = (scenario, flow) => rows.find((row) => row.scenario === scenario && row.flow === flow);
-	const times = (row) => (row.runs > 1 ? ` (median of ${row.runs}: ${row.nodeTimesMs.join(', ')} ms)` : '');
-	const targets = [];
-	const add = (name, met, detail) => targets.push({ name, met: Boolean(met), detail });
+const times = (row) => (row.runs > 1 ? ` (median of ${row.runs}: ${row.nodeTimesMs.join(', ')} ms)` : '');
 
-	const open1k = find('open-1000', 'ours');
-	const open1kDiy = find('open-1000', 'diyA');
-	const open1kDryRun = find('open-1000', 'dryRun');
-	if (open1k && open1kDiy) {
+/** The targets of one protocol, judged on its rows (and the sendless references, whichever protocol ran them). */
+function checkTargets(rows, runs, protocol) {
+	const find = (scenario, flow) =>
+		rows.find((row) => row.scenario === scenario && row.flow === flow && (SENDLESS.has(flow) || row.protocol === protocol));
+	const targets = [];
+	const add = (name, met, detail) => targets.push({ protocol, name, met: Boolean(met), detail });
+
+	for (const scenario of ['open-1000', 'open-10000']) {
+		const ours = find(scenario, 'ours');
+		const diy = find(scenario, 'diyA');
+		if (!ours || !diy) continue;
 		add(
-			'open, 1,000 items: node time ≤ 1.25× DIY A',
-			open1k.ratioToDiyA !== null && open1k.ratioToDiyA <= 1.25 && open1k.allDelivered,
-			`${open1k.nodeTimeMs} ms${times(open1k)} vs DIY A ${open1kDiy.nodeTimeMs} ms${times(open1kDiy)} = ${open1k.ratioToDiyA}×`,
-		);
-		add(
-			'open, 1,000 items: node time ≤ 1.5× ideal',
-			open1k.ratioToIdeal !== null && open1k.ratioToIdeal <= 1.5 && open1k.allDelivered,
-			`${open1k.nodeTimeMs} ms vs ideal ${open1k.idealMs} ms = ${open1k.ratioToIdeal}×` +
-				(open1kDryRun
-					? `; n8n reading the same items in this node without sending (Dry Run reference) ${open1kDryRun.nodeTimeMs} ms` +
-						` = ${round(open1kDryRun.nodeTimeMs / open1k.idealMs)}× the ideal`
-					: ''),
+			`${scenario}: this node ≤ ${TARGET.toDiyA}× DIY A's time`,
+			ours.ratioToDiyA !== null && ours.ratioToDiyA <= TARGET.toDiyA && ours.allDelivered,
+			`${ours.nodeTimeMs} ms${times(ours)} vs DIY A ${diy.nodeTimeMs} ms${times(diy)} = ${ours.ratioToDiyA ?? '–'}×` +
+				(diy.allDelivered ? '' : ' (DIY A lost items: no ratio)'),
 		);
 	}
-	const gwOurs = rows.find((row) => row.gatewayRps && row.flow === 'ours');
-	const gwDiy = rows.find((row) => row.gatewayRps && row.flow === 'diyA');
-	if (gwOurs) {
-		const gwRuns = runs.filter((run) => run.gatewayRps && run.flow === 'ours');
+	for (const row of rows.filter((candidate) => candidate.protocol === protocol && candidate.gateway && candidate.flow === 'ours')) {
+		const { requestsPerSecond, window } = row.gateway;
+		const gwRuns = runs.filter((run) => run.protocol === protocol && run.scenario === row.scenario && run.flow === 'ours');
 		const clean = gwRuns.every((run) => run.delivered === run.items && run.errorItems === 0 && !run.workflowError);
 		add(
-			`behind ${GATEWAY_RPS} req/s: ${gwOurs.items}/${gwOurs.items} delivered with defaults in ≤ 1.3× ideal`,
-			clean && gwOurs.ratioToIdeal !== null && gwOurs.ratioToIdeal <= 1.3,
-			`${gwRuns.map((run) => run.delivered).join(', ')} of ${gwOurs.items} delivered; ${gwOurs.nodeTimeMs} ms${times(gwOurs)} ` +
-				`vs ideal ${gwOurs.idealMs} ms = ${gwOurs.ratioToIdeal}×`,
+			`behind ${requestsPerSecond} req/s (${window} window): ${row.items}/${row.items} delivered with defaults in ≤ ${TARGET.gatewayToIdeal}× the ideal`,
+			clean && row.ratioToIdeal !== null && row.ratioToIdeal <= TARGET.gatewayToIdeal,
+			`${gwRuns.map((run) => run.delivered).join(', ')} of ${row.items} delivered; ${row.nodeTimeMs} ms${times(row)} ` +
+				`vs ideal ${row.idealMs} ms = ${row.ratioToIdeal}×; 429s ${gwRuns.map((run) => run.checkInStatuses?.[429] ?? 0).join(', ')}`,
 		);
+		const diy = find(row.scenario, 'diyA');
+		if (diy) {
+			add(
+				`behind ${requestsPerSecond} req/s (${window} window): DIY A with defaults fails`,
+				diy.workflowError || diy.delivered < diy.items,
+				`workflow error: ${diy.workflowError ?? 'none'}; ${diy.delivered}/${diy.items} delivered`,
+			);
+		}
 	}
-	if (gwDiy) {
+	const ours = runs.filter((run) => run.protocol === protocol && run.flow === 'ours' && !run.failed);
+	if (ours.length) {
 		add(
-			`behind ${GATEWAY_RPS} req/s: DIY A with defaults fails`,
-			gwDiy.workflowError || gwDiy.delivered < gwDiy.items,
-			`workflow error: ${gwDiy.workflowError ?? 'none'}; ${gwDiy.delivered}/${gwDiy.items} delivered`,
+			'exactly one token fetch per run (this node)',
+			ours.every((run) => run.tokenFetches === 1),
+			`${ours.length} runs: ${[...new Set(ours.map((run) => run.tokenFetches))].join(', ')} token request(s) each`,
 		);
 	}
-	const ours = runs.filter((run) => run.flow === 'ours' && !run.failed);
-	add(
-		'exactly one token fetch per run (this node)',
-		ours.length && ours.every((run) => run.tokenFetches === 1),
-		`${ours.length} runs: ${[...new Set(ours.map((run) => run.tokenFetches))].join(', ')} token request(s) each`,
-	);
 	const big = find('open-10000', 'ours');
 	const base = find('open-10000', 'baseline');
 	const echo = find('open-10000', 'echo');
 	if (big && base && echo) {
 		const itemsCost = round(echo.peakRssMB - base.peakRssMB, 1);
 		const ourGrowth = round(big.peakRssMB - base.peakRssMB, 1);
+		const diy = find('open-10000', 'diyA');
 		add(
-			'10,000 items complete; peak RSS over the items-only baseline ≤ what the items themselves cost',
+			'10,000 items complete; peak RSS over the items-only baseline ≤ the same items made by a Set node',
 			big.allDelivered && ourGrowth <= itemsCost,
 			`this node +${ourGrowth} MB over the baseline's ${base.peakRssMB} MB; items mapped by a Set node (the echo reference) ` +
-				`+${itemsCost} MB; DIY A +${round(find('open-10000', 'diyA')?.peakRssMB - base.peakRssMB, 1)} MB; ` +
+				`+${itemsCost} MB${diy ? `; DIY A +${round(diy.peakRssMB - base.peakRssMB, 1)} MB` : ''}; ` +
 				`our output is ${round(big.outputJsonBytes / 1048576, 2)} MB as JSON`,
 		);
 	}
 	return targets;
+}
+
+/** Where the time goes at 1,000 items: n8n reading the parameters (the Dry Run reference) vs the rest (sending). */
+function timeSplit(rows, protocol) {
+	const ours = rows.find((row) => row.scenario === 'open-1000' && row.flow === 'ours' && row.protocol === protocol);
+	const dryRun = rows.find((row) => row.scenario === 'open-1000' && row.flow === 'dryRun');
+	if (!ours || !dryRun) return null;
+	return (
+		`where the time goes (1,000 items, medians): n8n reading the parameters (Dry Run reference) ${dryRun.nodeTimeMs} ms ` +
+		`(CPU ${dryRun.nodeCpuMs} ms); this node in all ${ours.nodeTimeMs} ms (CPU ${ours.nodeCpuMs} ms); ` +
+		`so sending adds ${ours.nodeTimeMs - dryRun.nodeTimeMs} ms`
+	);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -720,6 +749,11 @@ function log(message) {
 	process.stderr.write(`[bench] ${message}\n`);
 }
 
+/** The flows each protocol runs in a scenario: the sendless references only with the first protocol. */
+function flowsOf(scenario, protocol, protocols) {
+	return scenario.flows.filter((flow) => !SENDLESS.has(flow) || protocol === protocols[0]);
+}
+
 async function main() {
 	const args = parseArgs(process.argv.slice(2));
 	const simulatorModule = path.join(REPO, 'dist', 'simulator', 'VippsSimulator.js');
@@ -733,17 +767,24 @@ async function main() {
 	);
 	let list = scenarios(args);
 	if (args.only) list = list.filter((scenario) => args.only.has(scenario.id));
-	if (!list.length) throw new Error(`no scenario selected\n${USAGE}`);
+	if (args.flows) list = list.map((scenario) => ({ ...scenario, flows: scenario.flows.filter((flow) => args.flows.has(flow)) }));
+	list = list.filter((scenario) => scenario.flows.length);
+	if (!list.length) throw new Error(`no scenario or flow selected\n${USAGE}`);
+	const { protocols } = args;
 
 	const benchStarted = Date.now();
 	await kit.ensureN8n();
-	// The bare GUID as spec-generated mocks answer it (NOTES §2): the DIY flows read it as text.
-	const sim = await VippsSimulator.start({ latencyMs: LATENCY_MS, checkInResponseStyle: 'rawText' });
-	log(`simulator on ${sim.baseUrl}, ${LATENCY_MS} ms latency`);
+	// One simulator per protocol. The bare GUID as spec-generated mocks answer it (NOTES §2):
+	// the DIY flows read it as text.
+	const sims = {};
 	let tarball;
 	let folder;
 	const runs = [];
 	try {
+		for (const protocol of protocols) {
+			sims[protocol] = await VippsSimulator.start({ latencyMs: LATENCY_MS, checkInResponseStyle: 'rawText', https: protocol === 'https' });
+			log(`${protocol} simulator on ${sims[protocol].baseUrl}, ${LATENCY_MS} ms latency`);
+		}
 		tarball = await kit.packPackage(args.packageDir);
 		folder = await kit.createUserFolder({ tarball });
 		log(`packed ${path.basename(tarball)}, installed as a community package in ${folder.userFolder}`);
@@ -752,62 +793,74 @@ async function main() {
 			userFolder: folder.userFolder,
 			extra: {
 				N8N_BLOCK_ENV_ACCESS_IN_NODE: 'false',
+				// n8n trusts the HTTPS simulator's self-signed certificate, as it would a company CA.
+				...(sims.https ? { NODE_EXTRA_CA_CERTS: sims.https.caCertPath } : {}),
 				...(args.cpuProfDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${args.cpuProfDir}` } : {}),
 			},
 		});
-		const vipps = sim.credentialData();
-		const [credential] = await kit.importCredentials(env, [{ name: 'Vipps simulator', type: CREDENTIAL_TYPE, data: vipps }]);
-		const needed = new Set(list.flatMap((scenario) => scenario.flows));
+		const vipps = Object.fromEntries(protocols.map((protocol) => [protocol, sims[protocol].credentialData()]));
+		const credentials = await kit.importCredentials(
+			env,
+			protocols.map((protocol) => ({ name: `Vipps simulator (${protocol})`, type: CREDENTIAL_TYPE, data: vipps[protocol] })),
+		);
+		const credential = Object.fromEntries(protocols.map((protocol, i) => [protocol, credentials[i]]));
 		const builders = {
-			ours: () => oursWorkflow(credential),
-			dryRun: () => oursWorkflow(credential, { dryRun: true }),
-			diyA: () => diyWorkflow('bench: DIY A', vipps),
-			'diyA-cof': () => diyWorkflow('bench: DIY A, continue on fail', vipps, { continueOnFail: true }),
-			diyB: () => diyWorkflow('bench: DIY B, batching', vipps, { batching: DIY_B_BATCH }),
+			ours: (protocol) => oursWorkflow(credential[protocol]),
+			dryRun: (protocol) => oursWorkflow(credential[protocol], { dryRun: true }),
+			diyA: (protocol) => diyWorkflow(`bench: DIY A (${protocol})`, vipps[protocol]),
+			'diyA-cof': (protocol) => diyWorkflow(`bench: DIY A, continue on fail (${protocol})`, vipps[protocol], { continueOnFail: true }),
+			diyB: (protocol) => diyWorkflow(`bench: DIY B, batching (${protocol})`, vipps[protocol], { batching: DIY_B_BATCH }),
 			baseline: baselineWorkflow,
-			echo: () => echoWorkflow(vipps.merchantSerialNumber),
+			echo: (protocol) => echoWorkflow(vipps[protocol].merchantSerialNumber),
 		};
 		const workflowIds = {};
-		for (const flow of Object.keys(builders)) {
-			if (needed.has(flow)) workflowIds[flow] = await kit.importWorkflow(env, builders[flow]());
+		for (const protocol of protocols) {
+			workflowIds[protocol] = {};
+			const needed = new Set(list.flatMap((scenario) => flowsOf(scenario, protocol, protocols)));
+			for (const flow of Object.keys(builders)) {
+				if (needed.has(flow)) workflowIds[protocol][flow] = await kit.importWorkflow(env, builders[flow](protocol));
+			}
 		}
-		log(`imported ${Object.keys(workflowIds).length} workflows (${((Date.now() - benchStarted) / 1000).toFixed(0)} s so far)`);
+		log(`imported the workflows (${((Date.now() - benchStarted) / 1000).toFixed(0)} s so far)`);
 
 		for (const scenario of list) {
 			const rounds = Math.max(1, ...Object.values(scenario.repeat));
 			for (let round_ = 0; round_ < rounds; round_++) {
-				for (const flow of scenario.flows) {
-					if (round_ >= (scenario.repeat[flow] ?? 1)) continue;
-					// Generous: DIY B paces itself at ~91 req/s; nothing else comes near this.
-					const timeoutMs = 90_000 + scenario.items * 30;
-					let run;
-					try {
-						run = await runOnce({ sim, env, workflowId: workflowIds[flow], flow, scenario, timeoutMs });
-					} catch (error) {
-						// One broken run (a timeout, a crash) must not cost the others' figures.
-						run = { scenario: scenario.id, flow, items: scenario.items, gatewayRps: scenario.gatewayRps, nodeTimeMs: null, failed: shortError(error) };
-						log(`${scenario.id} ${flow}: the run itself failed: ${run.failed}`);
-					}
-					runs.push(run);
-					if (!run.failed) {
-						log(
-							`${scenario.id} ${flow}: node ${run.nodeTimeMs} ms (CPU ${run.nodeCpuMs} ms), delivered ${run.delivered ?? '–'}, ` +
-								`error items ${run.errorItems}, wf error ${run.workflowError ?? 'none'}, tokens ${run.tokenFetches ?? '–'}, ` +
-								`429s ${run.checkInStatuses[429] ?? 0}, RSS ${run.peakRssMB} MB, load ${run.loadAverage1m}, CLI ${run.cliWallMs} ms`,
-						);
+				// Protocols interleaved too, so a busy spell on the machine does not fall on one of them.
+				for (const protocol of protocols) {
+					for (const flow of flowsOf(scenario, protocol, protocols)) {
+						if (round_ >= (scenario.repeat[flow] ?? 1)) continue;
+						// Generous: DIY B paces itself at ~91 req/s; nothing else comes near this.
+						const timeoutMs = 90_000 + scenario.items * 30;
+						let run;
+						try {
+							run = await runOnce({ sim: sims[protocol], protocol, env, workflowId: workflowIds[protocol][flow], flow, scenario, timeoutMs });
+						} catch (error) {
+							// One broken run (a timeout, a crash) must not cost the others' figures.
+							run = { protocol, scenario: scenario.id, flow, items: scenario.items, gateway: scenario.gateway, nodeTimeMs: null, failed: shortError(error) };
+							log(`${protocol} ${scenario.id} ${flow}: the run itself failed: ${run.failed}`);
+						}
+						runs.push(run);
+						if (!run.failed) {
+							log(
+								`${protocol} ${scenario.id} ${flow}: node ${run.nodeTimeMs} ms (CPU ${run.nodeCpuMs} ms), delivered ${run.delivered ?? '–'}, ` +
+									`error items ${run.errorItems}, wf error ${run.workflowError ?? 'none'}, tokens ${run.tokenFetches ?? '–'}, ` +
+									`429s ${run.checkInStatuses[429] ?? 0}, RSS ${run.peakRssMB} MB, load ${run.loadAverage1m}, CLI ${run.cliWallMs} ms`,
+							);
+						}
 					}
 				}
 			}
 		}
 	} finally {
-		await sim.close();
+		for (const sim of Object.values(sims)) await sim.close();
 		if (folder && !args.keep) folder.remove();
 		if (folder && args.keep) log(`kept ${folder.userFolder}`);
 		if (tarball) fs.rmSync(path.dirname(tarball), { recursive: true, force: true });
 	}
 
-	const rows = summarize(runs, list, DEFAULT_CONCURRENCY);
-	const targets = checkTargets(rows, runs);
+	const rows = summarize(runs, list, protocols, DEFAULT_CONCURRENCY);
+	const targets = protocols.flatMap((protocol) => checkTargets(rows, runs, protocol));
 	const loads = runs.map((run) => run.loadAverage1m).filter((load) => load !== undefined && load !== null);
 	const report = {
 		when: new Date().toISOString(),
@@ -815,12 +868,14 @@ async function main() {
 		quick: args.quick,
 		machine: machine(),
 		settings: {
+			protocols,
 			latencyMs: LATENCY_MS,
 			gatewayRps: GATEWAY_RPS,
 			ourConcurrency: DEFAULT_CONCURRENCY,
 			diyBBatching: DIY_B_BATCH,
 			checkInResponseStyle: 'rawText',
 			repeat: args.quick ? 1 : args.repeat,
+			targets: TARGET,
 			ideal: `open: items × ${LATENCY_MS} ms ÷ ${DEFAULT_CONCURRENCY}; behind the gateway: items ÷ ${GATEWAY_RPS} req/s`,
 		},
 		loadAverage1m: loads.length ? { min: Math.min(...loads), max: Math.max(...loads) } : null,
@@ -835,9 +890,16 @@ async function main() {
 	const { machine: m } = report;
 	console.log(
 		`\nn8n ${m.n8n} on Node ${NODE_VERSION}, ${m.cores} cores, ${m.memoryGB} GB; simulator latency ${LATENCY_MS} ms; ` +
-			`this node's concurrency ${DEFAULT_CONCURRENCY}; 1-min load average during the runs ${loads.length ? `${Math.min(...loads)}–${Math.max(...loads)}` : '–'}\n`,
+			`this node's concurrency ${DEFAULT_CONCURRENCY}; 1-min load average during the runs ${loads.length ? `${Math.min(...loads)}–${Math.max(...loads)}` : '–'}`,
 	);
-	console.log(table(rows));
+	for (const protocol of protocols) {
+		const own = rows.filter((row) => row.protocol === protocol);
+		console.log(`\n${protocol.toUpperCase()}${protocol === protocols[0] && own.some((row) => SENDLESS.has(row.flow)) ? ' (with the references that send nothing)' : ''}\n`);
+		console.log(table(own));
+		const split = timeSplit(rows, protocol);
+		if (split) console.log(`\n${split}`);
+		if (process.env.BENCH_MARKDOWN) console.log(`\n${markdownTable(own)}`);
+	}
 	console.log(
 		"\nnode ms: the send node's executionTime in n8n's run data (median when n > 1); CPU ms: n8n's CPU time meanwhile;\n" +
 			'1st req: ms from the node\'s start to the first check-in reaching the simulator; ÷ideal: ' + report.settings.ideal,
@@ -849,10 +911,15 @@ async function main() {
 				'for the CPU, so wall times are inflated (CPU ms much less so). Compare runs made at similar load.',
 		);
 	}
-	console.log(args.quick ? '\nTargets (a smoke: the targets are set for the full scenarios, e.g. 1,000 items behind the gateway):' : '\nTargets:');
-	for (const target of targets) console.log(`  ${target.met ? 'MET    ' : 'NOT MET'}  ${target.name}: ${target.detail}`);
+	for (const protocol of protocols) {
+		console.log(
+			`\nTargets, ${protocol.toUpperCase()}${args.quick ? ' (a smoke: the targets are set for the full scenarios, e.g. 1,000 items behind the gateway)' : ''}:`,
+		);
+		for (const target of targets.filter((candidate) => candidate.protocol === protocol)) {
+			console.log(`  ${target.met ? 'MET    ' : 'NOT MET'}  ${target.name}: ${target.detail}`);
+		}
+	}
 	console.log(`\n${path.relative(process.cwd(), args.out)} written; the bench took ${report.benchSeconds} s`);
-	if (process.env.BENCH_MARKDOWN) console.log(`\n${markdownTable(rows)}`);
 }
 
 module.exports = {

@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
+import { createServer as createHttpsServer } from 'https';
 import type { AddressInfo } from 'net';
+import { makeSelfSignedCertificate, type SelfSignedCertificate } from './certificate';
 import type { SimulatorContext } from './context';
 import { FaultBook } from './faults';
-import { rateLimited, SlidingWindowLimiter } from './gateway';
+import { gatewayLimiter, rateLimited, type GatewayLimiter, type GatewayWindow } from './gateway';
 import { emptyReply, flattenHeaders, JSON_CONTENT_TYPE, parseJson, type IncomingCall, type Reply } from './http';
 import { redactHeaders, redactText } from './redaction';
 import { validationProblem } from './checkIn';
@@ -28,6 +30,7 @@ export type {
 	SimulatorOptions,
 } from './types';
 export { PATHS } from './routes';
+export type { GatewayWindow } from './gateway';
 export { derivedMsisdn } from './qrExchange';
 
 /** Demo keys: fake, and safe to print. */
@@ -61,6 +64,11 @@ interface Waiter {
 export class VippsSimulator {
 	readonly baseUrl: string;
 	readonly keys: SimulatorKeys;
+	/**
+	 * In HTTPS mode, the PEM file of the simulator's self-signed certificate, for a client to
+	 * trust (NODE_EXTRA_CA_CERTS for an n8n process); undefined over plain HTTP.
+	 */
+	readonly caCertPath: string | undefined;
 
 	private readonly context: SimulatorContext;
 	private readonly log: RecordedRequest[] = [];
@@ -68,17 +76,19 @@ export class VippsSimulator {
 	private readonly timers = new Set<NodeJS.Timeout>();
 	private readonly waiters: Waiter[] = [];
 	private readonly onRequest: ((recorded: RecordedRequest) => void) | undefined;
-	private limiter: SlidingWindowLimiter | undefined;
+	private limiter: GatewayLimiter | undefined;
 	private latencyMs = 0;
 	private seq = 0;
 	private closing: Promise<void> | undefined;
 
 	private constructor(
 		private readonly server: Server,
+		private readonly certificate: SelfSignedCertificate | undefined,
 		options: SimulatorOptions,
 	) {
 		this.keys = Object.freeze({ ...(options.keys ?? DEFAULT_SIMULATOR_KEYS) });
-		this.baseUrl = baseUrlOf(server.address() as AddressInfo);
+		this.baseUrl = baseUrlOf(certificate ? 'https' : 'http', server.address() as AddressInfo);
+		this.caCertPath = certificate?.certPath;
 		this.context = {
 			keys: this.keys,
 			now: options.now ?? Date.now,
@@ -90,7 +100,7 @@ export class VippsSimulator {
 		};
 		this.onRequest = options.onRequest;
 		this.setLatency(options.latencyMs ?? 0);
-		this.setGatewayLimit(options.gateway?.requestsPerSecond);
+		this.setGatewayLimit(options.gateway?.requestsPerSecond, options.gateway?.window);
 		server.on('request', (req: IncomingMessage, res: ServerResponse) => {
 			this.handle(req, res).catch(() => res.destroy());
 		});
@@ -116,19 +126,22 @@ export class VippsSimulator {
 	}
 
 	static async start(options: SimulatorOptions = {}): Promise<VippsSimulator> {
-		const server = createServer();
-		await new Promise<void>((resolve, reject) => {
-			server.once('error', reject);
-			server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-				server.off('error', reject);
-				resolve();
-			});
-		});
+		const certificate = options.https ? await makeSelfSignedCertificate() : undefined;
+		// An https.Server is an http.Server for everything the simulator uses.
+		const server = certificate ? (createHttpsServer({ cert: certificate.cert, key: certificate.key }) as unknown as Server) : createServer();
 		try {
-			return new VippsSimulator(server, options);
+			await new Promise<void>((resolve, reject) => {
+				server.once('error', reject);
+				server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+					server.off('error', reject);
+					resolve();
+				});
+			});
+			return new VippsSimulator(server, certificate, options);
 		} catch (error) {
-			// Invalid options: do not leave a listening server behind.
+			// Invalid options or a port in use: leave no listening server or certificate behind.
 			server.close();
+			certificate?.remove();
 			throw error;
 		}
 	}
@@ -170,8 +183,8 @@ export class VippsSimulator {
 	}
 
 	/** A new limit starts with an empty window; undefined turns the gateway limit off. */
-	setGatewayLimit(requestsPerSecond: number | undefined): void {
-		this.limiter = requestsPerSecond === undefined ? undefined : new SlidingWindowLimiter(requestsPerSecond);
+	setGatewayLimit(requestsPerSecond: number | undefined, window: GatewayWindow = 'sliding'): void {
+		this.limiter = requestsPerSecond === undefined ? undefined : gatewayLimiter(requestsPerSecond, window);
 	}
 
 	setCheckInResponseStyle(style: CheckInResponseStyle): void {
@@ -212,6 +225,7 @@ export class VippsSimulator {
 		const closed = new Promise<void>((resolve, reject) => this.server.close((error) => (error ? reject(error) : resolve())));
 		this.server.closeAllConnections();
 		await closed;
+		this.certificate?.remove();
 	}
 
 	private requestsTo(path: string): RecordedRequest[] {
@@ -348,9 +362,9 @@ function writeHead(res: ServerResponse, reply: Reply): void {
 	res.writeHead(reply.status, { ...reply.headers, 'Content-Length': String(Buffer.byteLength(reply.body)) });
 }
 
-function baseUrlOf(address: AddressInfo): string {
+function baseUrlOf(scheme: 'http' | 'https', address: AddressInfo): string {
 	const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-	return `http://${host}:${address.port}`;
+	return `${scheme}://${host}:${address.port}`;
 }
 
 function wholeSeconds(seconds: number): number {

@@ -1,26 +1,30 @@
 import { parseArgs } from 'util';
-import { PATHS, VippsSimulator, type RecordedRequest, type SimulatorOptions } from './VippsSimulator';
+import { PATHS, VippsSimulator, type GatewayWindow, type RecordedRequest, type SimulatorOptions } from './VippsSimulator';
 
 const USAGE =
-	'Usage: node dist/simulator/cli.js [--port N] [--latency MS] [--token-lifetime S] [--rps N] [--environment production|test]';
+	'Usage: node dist/simulator/cli.js [--port N] [--https] [--latency MS] [--token-lifetime S] [--rps N [--window sliding|fixed]] [--environment production|test]';
 
 function readOptions(args: string[]): SimulatorOptions {
 	const { values } = parseArgs({
 		args,
 		options: {
 			port: { type: 'string' },
+			https: { type: 'boolean' },
 			latency: { type: 'string' },
 			'token-lifetime': { type: 'string' },
 			rps: { type: 'string' },
+			window: { type: 'string' },
 			environment: { type: 'string' },
 		},
 	});
 	const rps = optionalNumber('--rps', values.rps);
+	if (values.window !== undefined && rps === undefined) throw new Error('--window needs --rps');
 	return {
 		port: optionalNumber('--port', values.port),
+		https: values.https,
 		latencyMs: optionalNumber('--latency', values.latency),
 		tokenLifetimeSeconds: optionalNumber('--token-lifetime', values['token-lifetime']),
-		gateway: rps === undefined ? undefined : { requestsPerSecond: rps },
+		gateway: rps === undefined ? undefined : { requestsPerSecond: rps, window: windowOf(values.window) },
 		environment: environmentOf(values.environment),
 	};
 }
@@ -37,10 +41,21 @@ function environmentOf(value: string | undefined): SimulatorOptions['environment
 	throw new Error(`--environment is 'production' or 'test', got '${value}'`);
 }
 
+function windowOf(value: string | undefined): GatewayWindow | undefined {
+	if (value === undefined || value === 'sliding' || value === 'fixed') return value;
+	throw new Error(`--window is 'sliding' or 'fixed', got '${value}'`);
+}
+
 function printBanner(simulator: VippsSimulator, options: SimulatorOptions): void {
 	const { clientId, clientSecret, subscriptionKey } = simulator.keys;
 	console.log(`Vipps simulator listening on ${simulator.baseUrl}`);
 	console.log(`  environment: ${options.environment ?? 'production'}${options.environment === 'test' ? ' (check-in answers 500, as in MT)' : ''}`);
+	if (options.gateway) {
+		console.log(`  gateway:     ${options.gateway.requestsPerSecond} requests/s, ${options.gateway.window ?? 'sliding'} one-second window`);
+	}
+	if (simulator.caCertPath) {
+		console.log(`  TLS:         self-signed certificate for localhost and 127.0.0.1; trust it with NODE_EXTRA_CA_CERTS=${simulator.caCertPath}`);
+	}
 	console.log(`  endpoints:   POST ${PATHS.accessToken}, POST ${PATHS.checkIn}, POST ${PATHS.qrExchange}`);
 	// The demo keys are fake and only open this simulator, so printing them is safe.
 	console.log('  demo keys (fake):');

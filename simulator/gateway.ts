@@ -46,15 +46,32 @@ export function methodNotAllowed(): Reply {
 
 export type Admission = { admitted: true } | { admitted: false; retryAfterSeconds: number };
 
+/** How the gateway counts requests per second. */
+export type GatewayWindow = 'sliding' | 'fixed';
+
+export interface GatewayLimiter {
+	tryAdmit(nowMs: number): Admission;
+}
+
+export function gatewayLimiter(requestsPerSecond: number, window: GatewayWindow): GatewayLimiter {
+	if (!Number.isInteger(requestsPerSecond) || requestsPerSecond < 1) {
+		throw new RangeError(`requestsPerSecond must be a whole number of at least 1, got ${requestsPerSecond}`);
+	}
+	if (window === 'sliding') return new SlidingWindowLimiter(requestsPerSecond);
+	if (window === 'fixed') return new FixedWindowLimiter(requestsPerSecond);
+	throw new RangeError(`the gateway window is 'sliding' or 'fixed', got '${String(window)}'`);
+}
+
+/** Retry-After in whole seconds, rounded up, as API Management sends it: never 0. */
+function wholeSecondsUntil(ms: number): number {
+	return Math.max(1, Math.ceil(ms / 1000));
+}
+
 /** A sliding one-second window over all admitted requests, like API Management's rate-limit policy. */
-export class SlidingWindowLimiter {
+class SlidingWindowLimiter implements GatewayLimiter {
 	private admittedAt: number[] = [];
 
-	constructor(private readonly requestsPerSecond: number) {
-		if (!Number.isInteger(requestsPerSecond) || requestsPerSecond < 1) {
-			throw new RangeError(`requestsPerSecond must be a whole number of at least 1, got ${requestsPerSecond}`);
-		}
-	}
+	constructor(private readonly requestsPerSecond: number) {}
 
 	tryAdmit(nowMs: number): Admission {
 		this.admittedAt = this.admittedAt.filter((at) => at > nowMs - 1000);
@@ -63,7 +80,32 @@ export class SlidingWindowLimiter {
 			return { admitted: true };
 		}
 		// The oldest admission in the window is the next to leave it.
-		const msUntilSlot = this.admittedAt[0] + 1000 - nowMs;
-		return { admitted: false, retryAfterSeconds: Math.max(1, Math.ceil(msUntilSlot / 1000)) };
+		return { admitted: false, retryAfterSeconds: wholeSecondsUntil(this.admittedAt[0] + 1000 - nowMs) };
+	}
+}
+
+/**
+ * Fixed one-second windows on the clock's whole seconds: the count starts again at every
+ * second, so a client can get up to twice the limit through within one second across a
+ * boundary, and a refused request is told to wait a whole second even when the window ends
+ * a few milliseconds later (Retry-After is rounded up).
+ */
+class FixedWindowLimiter implements GatewayLimiter {
+	private windowStart = -Infinity;
+	private admitted = 0;
+
+	constructor(private readonly requestsPerSecond: number) {}
+
+	tryAdmit(nowMs: number): Admission {
+		const windowStart = Math.floor(nowMs / 1000) * 1000;
+		if (windowStart !== this.windowStart) {
+			this.windowStart = windowStart;
+			this.admitted = 0;
+		}
+		if (this.admitted < this.requestsPerSecond) {
+			this.admitted++;
+			return { admitted: true };
+		}
+		return { admitted: false, retryAfterSeconds: wholeSecondsUntil(windowStart + 1000 - nowMs) };
 	}
 }

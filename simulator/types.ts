@@ -1,3 +1,5 @@
+import type { GatewayWindow } from './gateway';
+
 export interface SimulatorKeys {
 	clientId: string;
 	clientSecret: string;
@@ -24,14 +26,19 @@ export interface SimulatorOptions {
 	host?: string;
 	/** Default 0: pick a free port. */
 	port?: number;
+	/** Serve HTTPS with a self-signed certificate made at start (see `caCertPath`). Default false. */
+	https?: boolean;
 	/** Default DEFAULT_SIMULATOR_KEYS. */
 	keys?: SimulatorKeys;
 	/** Default 3600; sent as expires_in, and tokens really stop working after it. */
 	tokenLifetimeSeconds?: number;
 	/** Added to every response. Default 0. */
 	latencyMs?: number;
-	/** Optional Azure API Management rate limit over all requests. */
-	gateway?: { requestsPerSecond: number };
+	/**
+	 * Optional Azure API Management rate limit over all requests, counted in a sliding
+	 * one-second window (default) or in fixed windows on the clock's whole seconds.
+	 */
+	gateway?: { requestsPerSecond: number; window?: GatewayWindow };
 	/** 'test' mimics the Merchant Test environment, where check-in always answers 500. Default 'production'. */
 	environment?: Environment;
 	/** How a successful check-in id is written. Default 'jsonString'. */

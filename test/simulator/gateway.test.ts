@@ -82,3 +82,52 @@ describe('gateway rate limit (a sliding one-second window over all requests)', (
 		expect(() => simulator.setGatewayLimit(requestsPerSecond)).toThrow(RangeError);
 	});
 });
+
+describe('gateway rate limit in fixed windows (the count starts again at every whole second)', () => {
+	const WHOLE_SECOND = Date.UTC(2025, 0, 1, 12);
+
+	test('refuses the window’s extra requests with a Retry-After rounded up to a whole second, and admits a full window right after the boundary', async () => {
+		const clock = manualClock(WHOLE_SECOND + 100);
+		simulator = await VippsSimulator.start({ now: clock.now, gateway: { requestsPerSecond: 2, window: 'fixed' } });
+		const send = () => post(simulator, PATHS.accessToken, tokenHeaders(simulator));
+
+		const inFirstWindow = [await send(), await send(), await send()];
+		clock.advance(899); // 1 ms before the window ends
+		const lastMillisecond = await send();
+		clock.advance(1);
+		const nextWindow = [await send(), await send(), await send()];
+
+		expect(inFirstWindow.map((answer) => answer.status)).toEqual([200, 200, 429]);
+		const refused = inFirstWindow[2];
+		expect(refused.headers['retry-after']).toBe('1');
+		expect(refused.headers['content-type']).toBe('application/json');
+		expect(JSON.parse(refused.text)).toEqual({ statusCode: 429, message: 'Rate limit is exceeded. Try again in 1 seconds.' });
+		expect(lastMillisecond.status).toBe(429);
+		expect(lastMillisecond.headers['retry-after']).toBe('1');
+		// A sliding window would still hold the first two: a fixed one has forgotten them.
+		expect(nextWindow.map((answer) => answer.status)).toEqual([200, 200, 429]);
+	});
+
+	test('setGatewayLimit chooses the window kind at run time', async () => {
+		const clock = manualClock(WHOLE_SECOND + 900);
+		simulator = await VippsSimulator.start({ now: clock.now });
+		const send = async (): Promise<number> => (await post(simulator, PATHS.accessToken, tokenHeaders(simulator))).status;
+
+		simulator.setGatewayLimit(1, 'fixed');
+		const fixed = [await send(), await send()];
+		clock.advance(100);
+		fixed.push(await send());
+		simulator.setGatewayLimit(1, 'sliding');
+		const sliding = [await send()];
+		clock.advance(100);
+		sliding.push(await send());
+
+		expect(fixed).toEqual([200, 429, 200]);
+		expect(sliding).toEqual([200, 429]);
+	});
+
+	test('an unknown window kind is refused', async () => {
+		simulator = await VippsSimulator.start();
+		expect(() => simulator.setGatewayLimit(5, 'leaky' as 'fixed')).toThrow(RangeError);
+	});
+});

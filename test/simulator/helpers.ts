@@ -1,4 +1,5 @@
-import { request } from 'undici';
+import { readFileSync } from 'node:fs';
+import { Agent, request, type Dispatcher } from 'undici';
 import { PATHS, type VippsSimulator } from '../../simulator/VippsSimulator';
 
 export interface Answer {
@@ -7,14 +8,28 @@ export interface Answer {
 	text: string;
 }
 
-/** A POST from a real HTTP client, body read in full. */
+const trustingClients = new WeakMap<VippsSimulator, Dispatcher>();
+
+/** Over HTTPS, a client that trusts the simulator's certificate (and nothing else it was not told to). */
+export function clientTrusting(simulator: VippsSimulator): Dispatcher | undefined {
+	if (!simulator.caCertPath) return undefined;
+	let client = trustingClients.get(simulator);
+	if (!client) {
+		client = new Agent({ connect: { ca: readFileSync(simulator.caCertPath, 'utf8') } });
+		trustingClients.set(simulator, client);
+	}
+	return client;
+}
+
+/** A POST from a real HTTP client, body read in full; over HTTPS it trusts the simulator's certificate. */
 export async function post(
 	simulator: VippsSimulator,
 	path: string,
 	headers: Record<string, string>,
 	body?: string,
 ): Promise<Answer> {
-	const response = await request(`${simulator.baseUrl}${path}`, { method: 'POST', headers, body });
+	const dispatcher = clientTrusting(simulator);
+	const response = await request(`${simulator.baseUrl}${path}`, { method: 'POST', headers, body, dispatcher });
 	return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
 }
 

@@ -95,7 +95,8 @@ describe('access tokens inside real n8n', () => {
 	itN8n('the token expires mid-run: renewed, at most two token requests, every item checked in once', async () => {
 		const simulator = simulators.shortLived;
 		const customers = manyCustomers(1000);
-		const result = await run('shortLived', customers);
+		// 32 in flight at 300 ms each: the run lasts about 9.4 s, past the token's 8 s.
+		const result = await run('shortLived', customers, { options: { concurrency: 32 } });
 
 		expectAllCheckedIn(result, customers);
 		const [firstToken] = simulator.tokenRequests();

@@ -191,17 +191,31 @@ describe('RequestPacer: throttled()', () => {
 	});
 
 	it('after a 429 at a paced rate, learns 90 % of that rate even when more got through in the last second', async () => {
-		// Behind fixed one-second windows a second can let up to twice the limit through across a
-		// window boundary, and late timers bunch paced requests: what got through overstates the
-		// limit, while the rate that drew the 429 is known to be too high.
+		// Timers firing late bunch paced requests, and behind fixed one-second windows a second can
+		// let up to twice the limit through across a window boundary: what got through then
+		// overstates the limit, while the rate that drew the 429 is known to be too high.
+		const clock = new FakeClock();
+		const pacer = new RequestPacer({ maxConcurrency: 50, maxRequestsPerSecond: 36, now: clock.now });
+		const paced: PacerSlot[] = [];
+		for (let i = 0; i < 41; i++) {
+			clock.advance(28); // each start due at 36 per second
+			paced.push(await pacer.acquire());
+		}
+		for (const slot of paced.slice(0, 40)) slot.succeeded(); // 40 answers bunched within the last second
+		paced[40].throttled(0);
+		expect(pacer.currentRateLimit).toBe(32); // 90 % of 36, not of 40
+	});
+
+	it('after a 429 within a second of the pause ended, cuts deeper: that rate filled a fresh window', async () => {
 		const clock = new FakeClock();
 		const pacer = new RequestPacer({ maxConcurrency: 50, now: clock.now });
 		await slowDownAfter(pacer, clock, 40);
 		expect(pacer.currentRateLimit).toBe(36);
 
-		const paced = await pacer.acquire(); // started at 36 per second; the 40 are still within the last second
+		clock.advance(900);
+		const paced = await pacer.acquire();
 		paced.throttled(0);
-		expect(pacer.currentRateLimit).toBe(32); // 90 % of 36, not of 40
+		expect(pacer.currentRateLimit).toBe(29); // 90 % of 90 % of 36
 	});
 
 	it('counts what got through since the latest pause ended, not what came back during it', async () => {
@@ -223,12 +237,12 @@ describe('RequestPacer: throttled()', () => {
 		expect(pacer.currentRateLimit).toBe(4); // 90 % of the 5 since the pause, not of 25
 	});
 
-	it('after a 429 at a paced rate, climbs back no higher than 95 % of that rate', async () => {
+	it('after a 429 at a paced rate, climbs back no higher than 95 % of the limit it learned', async () => {
 		const clock = new FakeClock();
 		const pacer = new RequestPacer({ maxConcurrency: 50, now: clock.now });
 		await slowDownAfter(pacer, clock, 40);
 		const paced = await pacer.acquire();
-		paced.throttled(0); // paced at 36 per second
+		paced.throttled(0); // paced at 36 per second, refused at once: 32.4 is the limit it learns
 		paced.release();
 
 		const rates: number[] = [];
@@ -237,7 +251,7 @@ describe('RequestPacer: throttled()', () => {
 			await succeedMany(pacer, clock, 1);
 			rates.push(pacer.currentRateLimit!);
 		}
-		expect(Math.max(...rates)).toBeCloseTo(36 * 0.95, 5);
+		expect(Math.max(...rates)).toBeCloseTo(36 * 0.9 * 0.95, 5);
 	});
 
 	it('keeps the lower of the learned rate and the user cap', async () => {

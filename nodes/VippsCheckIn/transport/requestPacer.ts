@@ -5,9 +5,11 @@
  * On a 429 the whole batch slows down, not only the request that got it:
  * - everyone waits out Retry-After (the pause), capped as the retry policy caps it,
  * - the rate is capped at 90 % of the gateway's apparent limit: what it let through in the last
- *   second, but never more than the rate the batch was paced at when the 429 came, since that
- *   rate proved too high (a gateway counting fixed one-second windows lets up to twice its limit
- *   through across a window boundary, and timers firing late bunch paced requests together),
+ *   second (since the latest pause, if that ended sooner), but never more than the rate the batch
+ *   was paced at when the 429 came, since that rate proved too high; 90 % of that if it was
+ *   refused within a second of the pause, as it then filled a fresh window. (A gateway counting
+ *   fixed one-second windows lets up to twice its limit through across a window boundary, and
+ *   timers firing late bunch paced requests, so what got through can overstate the limit.)
  * - then the rate climbs back to 95 % of the apparent limit; only after a quiet half minute does
  *   it probe above it, so a steady gateway limit costs one pause, not one per probe.
  * A 429 from a request that started before the latest slowdown is the same burst, and is
@@ -128,14 +130,19 @@ export class RequestPacer {
 
 	private onThrottled(slowdownsAtStart: number, retryAfterMs: number | undefined): void {
 		const now = this.now();
-		// The gateway's count started afresh during the latest pause: what came back before it ended does not count.
-		const countFrom = Math.max(now - RATE_WINDOW_MS + 1, this.pausedUntil);
+		const lastPauseEnded = this.pausedUntil;
 		const pauseMs = Math.min(retryAfterMs ?? DEFAULT_PAUSE_MS, RETRY_POLICY.maxRetryAfterMs);
 		this.pausedUntil = Math.max(this.pausedUntil, now + pauseMs);
 		if (slowdownsAtStart !== this.slowdowns) return;
 		this.slowdowns++;
+		// The gateway's count started afresh during the latest pause: what came back before it ended does not count.
+		const countFrom = Math.max(now - RATE_WINDOW_MS + 1, lastPauseEnded);
 		const gotThrough = this.recentSuccesses.filter((t) => t >= countFrom).length;
-		this.apparentLimit = Math.max(1, Math.min(gotThrough, this.currentRateLimit ?? Infinity));
+		const pacedAt = this.currentRateLimit;
+		let limit = Math.min(gotThrough, pacedAt ?? Infinity);
+		// Refused within a second of the pause: that rate filled a fresh window, so it is well above the limit.
+		if (pacedAt !== undefined && now - lastPauseEnded < RATE_WINDOW_MS) limit *= RATE_BACKOFF_FACTOR;
+		this.apparentLimit = Math.max(1, limit);
 		this.learnedRate = Math.max(1, Math.floor(this.apparentLimit * RATE_BACKOFF_FACTOR));
 		this.nextStartAt = this.pausedUntil;
 		this.rateRaisedAt = this.pausedUntil;

@@ -206,13 +206,14 @@ describe('RequestPacer: throttled()', () => {
 		expect(pacer.currentRateLimit).toBe(32); // 90 % of 36, not of 40
 	});
 
-	it('after a 429 within a second of the pause ended, cuts deeper: that rate filled a fresh window', async () => {
+	it('after a 429 before a whole window passed since the pause, cuts deeper: that rate filled a fresh window', async () => {
+		// Fixed windows: the rest of the window the pause ended in, then one whole window.
 		const clock = new FakeClock();
 		const pacer = new RequestPacer({ maxConcurrency: 50, now: clock.now });
 		await slowDownAfter(pacer, clock, 40);
 		expect(pacer.currentRateLimit).toBe(36);
 
-		clock.advance(900);
+		clock.advance(1_999);
 		const paced = await pacer.acquire();
 		paced.throttled(0);
 		expect(pacer.currentRateLimit).toBe(29); // 90 % of 90 % of 36
@@ -242,7 +243,7 @@ describe('RequestPacer: throttled()', () => {
 		const pacer = new RequestPacer({ maxConcurrency: 50, now: clock.now });
 		await slowDownAfter(pacer, clock, 40);
 		const paced = await pacer.acquire();
-		paced.throttled(0); // paced at 36 per second, refused at once: 32.4 is the limit it learns
+		paced.throttled(0); // paced at 36 per second, refused at once: 32.4 is the limit it learned
 		paced.release();
 
 		const rates: number[] = [];

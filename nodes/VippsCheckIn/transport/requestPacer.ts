@@ -140,8 +140,8 @@ export class RequestPacer {
 		const gotThrough = this.recentSuccesses.filter((t) => t >= countFrom).length;
 		const pacedAt = this.currentRateLimit;
 		let limit = Math.min(gotThrough, pacedAt ?? Infinity);
-		// Refused within a second of the pause: that rate filled a fresh window, so it is well above the limit.
-		if (pacedAt !== undefined && now - lastPauseEnded < RATE_WINDOW_MS) limit *= RATE_BACKOFF_FACTOR;
+		// Refused before a whole window passed after the pause: that rate filled a fresh window, so it is well above the limit.
+		if (pacedAt !== undefined && now - lastPauseEnded < 2 * RATE_WINDOW_MS) limit *= RATE_BACKOFF_FACTOR;
 		this.apparentLimit = Math.max(1, limit);
 		this.learnedRate = Math.max(1, Math.floor(this.apparentLimit * RATE_BACKOFF_FACTOR));
 		this.nextStartAt = this.pausedUntil;

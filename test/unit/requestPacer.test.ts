@@ -207,16 +207,16 @@ describe('RequestPacer: throttled()', () => {
 	});
 
 	it('after a 429 before a whole window passed since the pause, cuts deeper: that rate filled a fresh window', async () => {
-		// Fixed windows: the rest of the window the pause ended in, then one whole window.
+		// Fixed windows: the rest of the window the pause ended in, then one whole window (2 s).
 		const clock = new FakeClock();
 		const pacer = new RequestPacer({ maxConcurrency: 50, now: clock.now });
 		await slowDownAfter(pacer, clock, 40);
-		expect(pacer.currentRateLimit).toBe(36);
 
-		clock.advance(1_999);
+		clock.advance(1_500);
 		const paced = await pacer.acquire();
+		await succeedMany(pacer, clock, 10, 28);
 		paced.throttled(0);
-		expect(pacer.currentRateLimit).toBe(29); // 90 % of 90 % of 36
+		expect(pacer.currentRateLimit).toBe(8); // 90 % of 90 % of the 10 that got through since the pause
 	});
 
 	it('counts what got through since the latest pause ended, not what came back during it', async () => {

@@ -6,7 +6,7 @@
 // on loopback with 50 ms of added latency, over plain HTTP and over HTTPS (the simulator's
 // self-signed certificate, trusted by n8n through NODE_EXTRA_CA_CERTS).
 //
-//   npm run bench               (= npm run build && node bench/run.js; about 15 minutes)
+//   npm run bench               (= npm run build && node bench/run.js; estimated 10–15 minutes)
 //   node bench/run.js --quick   a smoke: fewer, smaller scenarios (a few minutes)
 //   node bench/run.js --help    the other options (--repeat, --only, --flows, --protocols, --keep, --package, --out, --cpu-prof)
 //

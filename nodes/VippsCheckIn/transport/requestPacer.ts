@@ -3,16 +3,22 @@
  * and a shared pause when Vipps's gateway throttles.
  *
  * On a 429 the whole batch slows down, not only the request that got it:
- * - everyone waits out Retry-After (the pause),
- * - the concurrency limit halves, and the rate is capped at 90 % of what the gateway let
- *   through in the last second (its apparent limit),
- * - then concurrency recovers one step per round of successes, and the rate climbs back to
- *   95 % of the apparent limit; only after a quiet half minute does it probe above it, so a
- *   steady gateway limit costs one pause, not one per probe.
+ * - everyone waits out Retry-After (the pause), capped as the retry policy caps it,
+ * - the rate is capped at 90 % of the gateway's apparent limit: what it let through in the last
+ *   second (since the latest pause, if that ended sooner), but never more than the rate the batch
+ *   was paced at when the 429 came, since that rate proved too high; 90 % of that if it was
+ *   refused within a second of the pause, as it then filled a fresh window. (A gateway counting
+ *   fixed one-second windows lets up to twice its limit through across a window boundary, and
+ *   timers firing late bunch paced requests, so what got through can overstate the limit.)
+ * - then the rate climbs back to 95 % of the apparent limit; only after a quiet half minute does
+ *   it probe above it, so a steady gateway limit costs one pause, not one per probe.
  * A 429 from a request that started before the latest slowdown is the same burst, and is
- * not counted again.
+ * not counted again. The rate alone brings the batch under the gateway's limit: the number of
+ * requests in flight stays as the user set it.
  */
 import { sleep } from 'n8n-workflow';
+
+import { RETRY_POLICY } from './retryPolicy';
 
 export interface RequestPacerOptions {
 	maxConcurrency: number;
@@ -30,7 +36,7 @@ export interface PacerSlot {
 }
 
 const RATE_WINDOW_MS = 1_000;
-/** After a slowdown, go a little below what got through. */
+/** After a slowdown, go a little below the apparent limit. */
 const RATE_BACKOFF_FACTOR = 0.9;
 /** Where the rate settles between slowdowns, relative to the gateway's apparent limit. */
 const RATE_CRUISE_FACTOR = 0.95;
@@ -41,30 +47,24 @@ const DEFAULT_PAUSE_MS = 1_000;
 
 export class RequestPacer {
 	private active = 0;
-	private concurrencyLimit: number;
 	private learnedRate: number | undefined;
 	private apparentLimit = 0;
 	private pausedUntil = 0;
 	private nextStartAt = 0;
 	private slowdowns = 0;
-	private successesSinceChange = 0;
 	private rateRaisedAt = 0;
 	private readonly recentSuccesses: number[] = [];
 	private readonly releaseWaiters = new Set<() => void>();
 	private readonly now: () => number;
 
 	constructor(private readonly options: RequestPacerOptions) {
-		this.concurrencyLimit = options.maxConcurrency;
 		this.now = options.now ?? (() => Date.now());
 	}
 
-	/** How many requests may be in flight right now (for tests and logs). */
-	get currentConcurrencyLimit(): number {
-		return this.concurrencyLimit;
-	}
-
+	/** The rate requests start at now, if any (for tests and logs). */
 	get currentRateLimit(): number | undefined {
-		return this.effectiveRate();
+		const caps = [this.options.maxRequestsPerSecond, this.learnedRate].filter((v): v is number => v !== undefined);
+		return caps.length ? Math.min(...caps) : undefined;
 	}
 
 	/** Waits until a request may start; rejects when `signal` aborts. */
@@ -76,7 +76,7 @@ export class RequestPacer {
 				await sleep(this.pausedUntil - now, signal);
 				continue;
 			}
-			if (this.active >= this.concurrencyLimit) {
+			if (this.active >= this.options.maxConcurrency) {
 				await this.nextRelease(signal);
 				continue;
 			}
@@ -115,16 +115,11 @@ export class RequestPacer {
 	}
 
 	private reserveStart(now: number): number {
-		const rate = this.effectiveRate();
+		const rate = this.currentRateLimit;
 		if (!rate) return now;
 		const startAt = Math.max(now, this.nextStartAt);
 		this.nextStartAt = startAt + 1000 / rate;
 		return startAt;
-	}
-
-	private effectiveRate(): number | undefined {
-		const caps = [this.options.maxRequestsPerSecond, this.learnedRate].filter((v): v is number => v !== undefined);
-		return caps.length ? Math.min(...caps) : undefined;
 	}
 
 	/** Successes within the last second: what the gateway let through. */
@@ -135,26 +130,27 @@ export class RequestPacer {
 
 	private onThrottled(slowdownsAtStart: number, retryAfterMs: number | undefined): void {
 		const now = this.now();
-		this.pausedUntil = Math.max(this.pausedUntil, now + (retryAfterMs ?? DEFAULT_PAUSE_MS));
+		const lastPauseEnded = this.pausedUntil;
+		const pauseMs = Math.min(retryAfterMs ?? DEFAULT_PAUSE_MS, RETRY_POLICY.maxRetryAfterMs);
+		this.pausedUntil = Math.max(this.pausedUntil, now + pauseMs);
 		if (slowdownsAtStart !== this.slowdowns) return;
 		this.slowdowns++;
-		this.concurrencyLimit = Math.max(1, Math.floor(this.concurrencyLimit / 2));
-		this.apparentLimit = Math.max(1, this.recentSuccesses.filter((t) => t > now - RATE_WINDOW_MS).length);
+		// The gateway's count started afresh during the latest pause: what came back before it ended does not count.
+		const countFrom = Math.max(now - RATE_WINDOW_MS + 1, lastPauseEnded);
+		const gotThrough = this.recentSuccesses.filter((t) => t >= countFrom).length;
+		const pacedAt = this.currentRateLimit;
+		let limit = Math.min(gotThrough, pacedAt ?? Infinity);
+		// Refused before a whole window passed after the pause: that rate filled a fresh window, so it is well above the limit.
+		if (pacedAt !== undefined && now - lastPauseEnded < 2 * RATE_WINDOW_MS) limit *= RATE_BACKOFF_FACTOR;
+		this.apparentLimit = Math.max(1, limit);
 		this.learnedRate = Math.max(1, Math.floor(this.apparentLimit * RATE_BACKOFF_FACTOR));
 		this.nextStartAt = this.pausedUntil;
-		this.successesSinceChange = 0;
 		this.rateRaisedAt = this.pausedUntil;
 	}
 
 	private onSuccess(): void {
 		const now = this.now();
 		this.noteSuccess(now);
-		this.successesSinceChange++;
-		if (this.concurrencyLimit < this.options.maxConcurrency && this.successesSinceChange >= this.concurrencyLimit) {
-			this.concurrencyLimit++;
-			this.successesSinceChange = 0;
-			this.wakeWaiters();
-		}
 		if (this.learnedRate !== undefined && now - this.rateRaisedAt >= RATE_WINDOW_MS) {
 			this.learnedRate = this.nextRate(this.learnedRate, now);
 			this.rateRaisedAt = now;
@@ -170,10 +166,6 @@ export class RequestPacer {
 
 	private releaseOne(): void {
 		this.active--;
-		this.wakeWaiters();
-	}
-
-	private wakeWaiters(): void {
 		const waiters = [...this.releaseWaiters];
 		this.releaseWaiters.clear();
 		for (const wake of waiters) wake();

@@ -48,8 +48,8 @@ const accessTokenResponseSchema = z.object({
 	token_type: z.string().optional(),
 });
 
-/** POST /accesstoken/get, uncached: the cache below calls it. */
-export async function requestAccessToken(http: N8nHttp, credentials: VippsCredentials): Promise<AccessTokenGrant> {
+/** POST /accesstoken/get, uncached: the token cache calls it (through VippsApiClient). */
+async function requestAccessToken(http: N8nHttp, credentials: VippsCredentials): Promise<AccessTokenGrant> {
 	const { response, attempts } = await sendWithRetries(
 		http,
 		{

@@ -17,7 +17,6 @@ export type VippsEnvironment = keyof typeof VIPPS_BASE_URLS | 'custom';
 
 export const PACKAGE_NAME = packageName;
 export const PACKAGE_VERSION = packageVersion;
-export const USER_AGENT = `${packageName}/${packageVersion}`;
 
 /** Vipps-System-* headers: at most 30 characters each (the OpenAPI contract's maxLength). */
 const SYSTEM_HEADER_MAX_LENGTH = 30;

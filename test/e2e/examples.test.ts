@@ -13,21 +13,19 @@ import { join } from 'node:path';
 
 import type { IDataObject } from 'n8n-workflow';
 
-import { PATHS, type RecordedRequest, type VippsSimulator } from '../../simulator/VippsSimulator';
+import { PATHS, type RecordedRequest } from '../../simulator/VippsSimulator';
 import { BULK_CHECKED_IN, BULK_CUSTOMER_NAMES, expectBulkRefusals } from '../fixtures/bulkExample';
 import { HUBSPOT_HEADERS, SCHEDULED_RUN, hubSpotContact, webhookCall } from '../fixtures/triggerItems';
-import { N8N_VERSION, type ExecuteResult, type ImportedCredential } from './kit';
+import { N8N_VERSION, type ExecuteResult } from './kit';
 import {
 	CHECK_IN_ID,
 	E2E_TIMEOUT_MS,
-	N8nUserFolder,
-	startSimulatorAndN8n,
+	useSimulatorAndN8n,
 	PACKAGE_NAME,
 	PACKAGE_VERSION,
 	expectVippsSystemHeaders,
 	headlessCopy,
 	installedN8nWorkflowVersion,
-	itWithN8nLog,
 	itemsOf,
 	jsonOf,
 	loadExample,
@@ -35,30 +33,21 @@ import {
 	type WorkflowJson,
 } from './support';
 
-let simulator: VippsSimulator;
-let n8n: N8nUserFolder | undefined;
-let credential: ImportedCredential;
 let n8nWorkflowVersion: string;
 
-const itN8n = itWithN8nLog(() => n8n?.logTail);
+const { stack, itN8n } = useSimulatorAndN8n();
 
 beforeAll(async () => {
 	n8nWorkflowVersion = await installedN8nWorkflowVersion();
-	({ simulator, n8n, credential } = await startSimulatorAndN8n());
 }, E2E_TIMEOUT_MS);
-
-afterAll(async () => {
-	n8n?.remove();
-	await simulator?.close();
-});
 
 /** Imports the workflow with the user's credential picked, runs it headless, and returns the Vipps requests of that run only. */
 async function run(workflow: WorkflowJson): Promise<{ result: ExecuteResult; requests: RecordedRequest[] }> {
-	const id = await n8n!.importWorkflow(withCredentials(workflow, [credential]));
-	const before = simulator.requests.length;
+	const id = await stack.n8n.importWorkflow(withCredentials(workflow, [stack.credential]));
+	const before = stack.simulator.requests.length;
 	// Resolves once the n8n process has exited: every request it made has been answered and logged.
-	const result = await n8n!.execute(id);
-	return { result, requests: simulator.requests.slice(before) };
+	const result = await stack.n8n.execute(id);
+	return { result, requests: stack.simulator.requests.slice(before) };
 }
 
 const calls = (requests: RecordedRequest[]) => requests.map((request) => `${request.status} ${request.path}`);
@@ -87,8 +76,8 @@ const checkedIn = (phoneNumber: string, isMember: boolean) => ({
 
 describe('the packed package inside real n8n', () => {
 	itN8n('is installed from its tarball into the user folder (a copy, not a link to this checkout), with nothing of its own in node_modules', async () => {
-		const installed = n8n!.packageDir;
-		expect(installed).toBe(join(n8n!.env.N8N_USER_FOLDER, '.n8n', 'nodes', 'node_modules', PACKAGE_NAME));
+		const installed = stack.n8n.packageDir;
+		expect(installed).toBe(join(stack.n8n.env.N8N_USER_FOLDER, '.n8n', 'nodes', 'node_modules', PACKAGE_NAME));
 		expect(lstatSync(installed).isSymbolicLink()).toBe(false);
 		const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as IDataObject;
 		expect({ name: manifest.name, version: manifest.version, devDependencies: manifest.devDependencies }).toEqual({
@@ -139,10 +128,10 @@ describe('the examples, executed by `n8n execute`', () => {
 		const contact = hubSpotContact({ firstname: 'Kari', mobilephone: '+47 912 34 567', loyalty_member: 'true' });
 		const workflow = headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT_HEADERS, 'production'));
 		// One workflow executed twice: the records are per workflow and node, in n8n's database.
-		const id = await n8n!.importWorkflow(withCredentials(workflow, [credential]));
-		const before = simulator.requests.length;
-		const first = await n8n!.execute(id);
-		const second = await n8n!.execute(id);
+		const id = await stack.n8n.importWorkflow(withCredentials(workflow, [stack.credential]));
+		const before = stack.simulator.requests.length;
+		const first = await stack.n8n.execute(id);
+		const second = await stack.n8n.execute(id);
 
 		expect([first.error, second.error]).toEqual([null, null]);
 		expect(jsonOf(itemsOf(first, 'Vipps Check-in'))).toEqual([checkedIn('4791234567', true)]);
@@ -161,7 +150,7 @@ describe('the examples, executed by `n8n execute`', () => {
 		const minutesBack = (Date.parse(previous.to) - Date.parse(previous.from)) / 60_000;
 		expect(minutesBack).toBeGreaterThanOrEqual(60);
 		expect(minutesBack).toBeLessThanOrEqual(72);
-		expect(calls(simulator.requests.slice(before)).filter((call) => call.endsWith(PATHS.checkIn))).toEqual([`200 ${PATHS.checkIn}`]);
+		expect(calls(stack.simulator.requests.slice(before)).filter((call) => call.endsWith(PATHS.checkIn))).toEqual([`200 ${PATHS.checkIn}`]);
 	});
 
 	itN8n('crm-contact-updated.json: sends nothing to Vipps for a non-member', async () => {
@@ -207,7 +196,7 @@ describe('the examples, executed by `n8n execute`', () => {
 	});
 
 	itN8n('qr-code-to-check-in.json: exchanges the scanned code for the phone number and checks it in, both calls on one token', async () => {
-		simulator.registerPersonalQrCode(SCANNED_QR_CODE, '4748123456');
+		stack.simulator.registerPersonalQrCode(SCANNED_QR_CODE, '4748123456');
 		const { result, requests } = await run(
 			headlessCopy(loadExample('qr-code-to-check-in.json'), webhookCall('vipps-qr-scan', { qrCode: SCANNED_QR_CODE }, { 'user-agent': 'till-scanner/1.0' }, 'production')),
 		);
@@ -235,12 +224,12 @@ describe('the examples, executed by `n8n execute`', () => {
 		]);
 		expect(rows[0].request).toMatchObject({
 			method: 'POST',
-			url: `${simulator.baseUrl}${PATHS.checkIn}`,
+			url: `${stack.simulator.baseUrl}${PATHS.checkIn}`,
 			body: { phoneNumber: '4791234567', isMember: true },
 		});
 		expect(rows[3].error).toMatch(/^Phone Number: .*Norwegian/);
-		expect(JSON.stringify(result.runData)).not.toContain(simulator.keys.subscriptionKey);
-		expect(JSON.stringify(result.runData)).not.toContain(simulator.keys.clientSecret);
+		expect(JSON.stringify(result.runData)).not.toContain(stack.simulator.keys.subscriptionKey);
+		expect(JSON.stringify(result.runData)).not.toContain(stack.simulator.keys.clientSecret);
 		expect(requests).toEqual([]);
 	});
 });

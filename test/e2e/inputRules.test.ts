@@ -6,24 +6,11 @@
  */
 import type { INode } from 'n8n-workflow';
 
-import { PATHS, type VippsSimulator } from '../../simulator/VippsSimulator';
-import type { ImportedCredential } from './kit';
-import { CHECK_IN_ID, E2E_TIMEOUT_MS, N8nUserFolder, startSimulatorAndN8n, VIPPS_NODE_TYPE, itWithN8nLog, itemsOf, jsonOf, type WorkflowJson } from './support';
+import { PATHS } from '../../simulator/VippsSimulator';
+import { CHECK_IN_ID, useSimulatorAndN8n, VIPPS_NODE_TYPE, itemsOf, jsonOf, type WorkflowJson } from './support';
 
-let simulator: VippsSimulator;
-let n8n: N8nUserFolder | undefined;
-let credential: ImportedCredential;
 
-const itN8n = itWithN8nLog(() => n8n?.logTail);
-
-beforeAll(async () => {
-	({ simulator, n8n, credential } = await startSimulatorAndN8n());
-}, E2E_TIMEOUT_MS);
-
-afterAll(async () => {
-	n8n?.remove();
-	await simulator?.close();
-});
+const { stack, itN8n } = useSimulatorAndN8n();
 
 const CUSTOMERS = [
 	{ name: 'Kari Nordmann', phone: '+47 912 34 567' },
@@ -38,7 +25,7 @@ function vippsNode(name: string, y: number, options: INode['parameters']): INode
 		typeVersion: 1,
 		position: [660, y],
 		parameters: { resource: 'checkIn', operation: 'send', phoneNumber: '={{ $json.phone }}', isMember: true, options },
-		credentials: { vippsMobilePayApi: { id: credential.id, name: credential.name } },
+		credentials: { vippsMobilePayApi: { id: stack.credential.id, name: stack.credential.name } },
 		onError: 'continueRegularOutput',
 	};
 }
@@ -79,8 +66,8 @@ function inputRulesWorkflow(): WorkflowJson {
 
 describe('input rules, executed by `n8n execute`', () => {
 	itN8n('a landline number is refused with the reason and nothing reaches Vipps for it; a Dry Run given as "yes" sends nothing', async () => {
-		const id = await n8n!.importWorkflow(inputRulesWorkflow());
-		const result = await n8n!.execute(id);
+		const id = await stack.n8n.importWorkflow(inputRulesWorkflow());
+		const result = await stack.n8n.execute(id);
 
 		expect(result.error).toBeNull();
 		const sent = itemsOf(result, 'Vipps Check-in');
@@ -97,7 +84,7 @@ describe('input rules, executed by `n8n execute`', () => {
 		expect(dryRun.map((item) => item.dryRun ?? item.error)).toEqual([true, expect.stringMatching(/^Phone Number: Vipps needs a Norwegian mobile number/)]);
 
 		// One token and one check-in, for the mobile number only.
-		expect(simulator.requests.map((request) => `${request.status} ${request.path}`)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.checkIn}`]);
-		expect(simulator.checkInRequests().map((request) => request.body)).toEqual([{ phoneNumber: '4791234567', isMember: true }]);
+		expect(stack.simulator.requests.map((request) => `${request.status} ${request.path}`)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.checkIn}`]);
+		expect(stack.simulator.checkInRequests().map((request) => request.body)).toEqual([{ phoneNumber: '4791234567', isMember: true }]);
 	});
 });

@@ -6,24 +6,11 @@
  */
 import type { INodeExecutionData } from 'n8n-workflow';
 
-import type { RecordedRequest, VippsSimulator } from '../../simulator/VippsSimulator';
-import type { ImportedCredential } from './kit';
-import { CHECK_IN_ID, E2E_TIMEOUT_MS, N8nUserFolder, startSimulatorAndN8n, customerListWorkflow, itWithN8nLog, itemsOf, jsonOf } from './support';
+import type { RecordedRequest } from '../../simulator/VippsSimulator';
+import { CHECK_IN_ID, useSimulatorAndN8n, customerListWorkflow, itemsOf, jsonOf } from './support';
 
-let simulator: VippsSimulator;
-let n8n: N8nUserFolder | undefined;
-let credential: ImportedCredential;
 
-const itN8n = itWithN8nLog(() => n8n?.logTail);
-
-beforeAll(async () => {
-	({ simulator, n8n, credential } = await startSimulatorAndN8n());
-}, E2E_TIMEOUT_MS);
-
-afterAll(async () => {
-	n8n?.remove();
-	await simulator?.close();
-});
+const { stack, itN8n } = useSimulatorAndN8n();
 
 const CUSTOMERS = [
 	{ phone: '+47 912 34 567', member: true },
@@ -57,10 +44,10 @@ describe('On Error, inside real n8n', () => {
 				{ name: ERROR_OUTPUT, onError: 'continueErrorOutput' },
 				{ name: STOP, onError: 'stopWorkflow' },
 			],
-			credential,
+			stack.credential,
 		);
-		const id = await n8n!.importWorkflow(workflow);
-		const result = await n8n!.execute(id);
+		const id = await stack.n8n.importWorkflow(workflow);
+		const result = await stack.n8n.execute(id);
 
 		// Continue: three items, paired and in order; the bad one explains itself.
 		const regular = itemsOf(result, CONTINUE, 0);
@@ -85,14 +72,14 @@ describe('On Error, inside real n8n', () => {
 		expect(itemsOf(result, STOP, 0)).toEqual([]);
 
 		// The two Continue copies sent both good numbers; nobody sent "abc".
-		const sent = simulator.checkInRequests().map((request) => (request.body as { phoneNumber: string }).phoneNumber);
+		const sent = stack.simulator.checkInRequests().map((request) => (request.body as { phoneNumber: string }).phoneNumber);
 		expect(sent.filter((phone) => phone === '4741234567').length).toBeGreaterThanOrEqual(2);
 		expect(sent.every((phone) => ['4791234567', '4741234567'].includes(phone))).toBe(true);
-		expect(statuses(simulator.checkInRequests()).filter((status) => status !== 200)).toEqual([]);
+		expect(statuses(stack.simulator.checkInRequests()).filter((status) => status !== 200)).toEqual([]);
 
 		// No key and no access token in anything n8n printed or stored for the run.
 		const visible = `${result.rawStdout}\n${result.logTail}\n${JSON.stringify(result.runData)}\n${JSON.stringify(result.error)}`;
-		for (const secret of [simulator.keys.clientSecret, simulator.keys.subscriptionKey, ...simulator.issuedTokens()]) {
+		for (const secret of [stack.simulator.keys.clientSecret, stack.simulator.keys.subscriptionKey, ...stack.simulator.issuedTokens()]) {
 			expect(visible).not.toContain(secret);
 		}
 	});

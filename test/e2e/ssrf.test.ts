@@ -6,39 +6,27 @@
  * N8N_SSRF_BLOCKED_HOSTNAMES, N8N_SSRF_ALLOWED_HOSTNAMES). A node that keeps to n8n's helpers is
  * held to the administrator's policy: the simulator on 127.0.0.1 is out of reach until allowed.
  */
-import { PATHS, type VippsSimulator } from '../../simulator/VippsSimulator';
-import { simulatorCredential, startSimulator } from '../workflow/fixtures';
+import { PATHS } from '../../simulator/VippsSimulator';
 import type { N8nEnv } from './kit';
-import { CHECK_IN_ID, E2E_TIMEOUT_MS, N8nUserFolder, customerListWorkflow, itWithN8nLog, itemsOf, jsonOf } from './support';
+import { CHECK_IN_ID, E2E_TIMEOUT_MS, customerListWorkflow, itemsOf, jsonOf, useSimulatorAndN8n } from './support';
 
 const VIPPS = 'Vipps Check-in';
 const PROTECTED: N8nEnv = { N8N_SSRF_PROTECTION_ENABLED: 'true' };
 
-let simulator: VippsSimulator;
-let n8n: N8nUserFolder | undefined;
 let workflowId: string;
 
-const itN8n = itWithN8nLog(() => n8n?.logTail);
+const { stack, itN8n } = useSimulatorAndN8n();
 
 beforeAll(async () => {
-	simulator = await startSimulator();
-	expect(simulator.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-	n8n = await N8nUserFolder.create();
-	const { id: _harnessId, ...simulatorKeys } = simulatorCredential(simulator);
-	const [credential] = await n8n.importCredentials([{ ...simulatorKeys, name: 'Vipps MobilePay API (simulator on 127.0.0.1)' }]);
-	workflowId = await n8n.importWorkflow(customerListWorkflow('SSRF protection', [{ phone: '+47 912 34 567', member: true }], [{ name: VIPPS }], credential));
+	expect(stack.simulator.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+	workflowId = await stack.n8n.importWorkflow(customerListWorkflow('SSRF protection', [{ phone: '+47 912 34 567', member: true }], [{ name: VIPPS }], stack.credential));
 }, E2E_TIMEOUT_MS);
 
-afterAll(async () => {
-	n8n?.remove();
-	await simulator?.close();
-});
-
-beforeEach(() => simulator.resetLog());
+beforeEach(() => stack.simulator.resetLog());
 
 describe("n8n's SSRF protection", () => {
 	itN8n('on, with the credential pointing at 127.0.0.1: the check-in is refused with an error naming the address and SSRF, and nothing reaches Vipps', async () => {
-		const result = await n8n!.execute(workflowId, PROTECTED);
+		const result = await stack.n8n.execute(workflowId, PROTECTED);
 
 		expect(result.ok).toBe(false);
 		const error = result.error as { message: string; description?: string } | null;
@@ -47,16 +35,16 @@ describe("n8n's SSRF protection", () => {
 		expect(explained).toContain('127.0.0.1');
 		expect(itemsOf(result, VIPPS)).toEqual([]);
 		// Refused before any connection: not even the token request left n8n.
-		expect(simulator.requests).toEqual([]);
+		expect(stack.simulator.requests).toEqual([]);
 	});
 
 	itN8n('on, with 127.0.0.1 allowed by N8N_SSRF_ALLOWED_IP_RANGES: the check-in goes through', async () => {
-		const result = await n8n!.execute(workflowId, { ...PROTECTED, N8N_SSRF_ALLOWED_IP_RANGES: '127.0.0.1/32' });
+		const result = await stack.n8n.execute(workflowId, { ...PROTECTED, N8N_SSRF_ALLOWED_IP_RANGES: '127.0.0.1/32' });
 
 		expect(result.error).toBeNull();
 		expect(jsonOf(itemsOf(result, VIPPS))).toEqual([
 			{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
 		]);
-		expect(simulator.requests.map((request) => `${request.status} ${request.path}`)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.checkIn}`]);
+		expect(stack.simulator.requests.map((request) => `${request.status} ${request.path}`)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.checkIn}`]);
 	});
 });

@@ -106,16 +106,25 @@ export class N8nUserFolder {
 }
 
 /**
- * What most end-to-end files start from: the simulator, a fresh n8n user folder with the packed
- * package installed, and the credential a user creates for the simulator (environment "Custom
- * Base URL") imported into it.
+ * What most end-to-end files start from, set up before their tests and removed after them: the
+ * simulator, a fresh n8n user folder with the packed package installed, and the credential a
+ * user creates for the simulator (environment "Custom Base URL") imported into it. Also the
+ * file's `itN8n`, which shows n8n's log when a test fails.
  */
-export async function startSimulatorAndN8n(): Promise<{ simulator: VippsSimulator; n8n: N8nUserFolder; credential: ImportedCredential }> {
-	const simulator = await startSimulator();
-	const n8n = await N8nUserFolder.create();
-	const { id: _harnessId, ...simulatorKeys } = simulatorCredential(simulator);
-	const [credential] = await n8n.importCredentials([{ ...simulatorKeys, name: 'Vipps MobilePay API (simulator)' }]);
-	return { simulator, n8n, credential };
+export function useSimulatorAndN8n() {
+	const stack = {} as { simulator: VippsSimulator; n8n: N8nUserFolder; credential: ImportedCredential };
+	beforeAll(async () => {
+		const simulator = await startSimulator();
+		const n8n = await N8nUserFolder.create();
+		const { id: _harnessId, ...simulatorKeys } = simulatorCredential(simulator);
+		const [credential] = await n8n.importCredentials([{ ...simulatorKeys, name: 'Vipps MobilePay API (simulator)' }]);
+		Object.assign(stack, { simulator, n8n, credential });
+	}, E2E_TIMEOUT_MS);
+	afterAll(async () => {
+		stack.n8n?.remove();
+		await stack.simulator?.close();
+	});
+	return { stack, itN8n: itWithN8nLog(() => stack.n8n?.logTail) };
 }
 
 /**

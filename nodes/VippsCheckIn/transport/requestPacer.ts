@@ -7,7 +7,7 @@
  * - the rate is capped at 90 % of the gateway's apparent limit: what it let through in the last
  *   second (since the latest pause, if that ended sooner), but never more than the rate the batch
  *   was paced at when the 429 came, since that rate proved too high; 90 % of that if it was
- *   refused within a second of the pause, as it then filled a fresh window. (A gateway counting
+ *   refused within two seconds of the pause, as it then filled a fresh window. (A gateway counting
  *   fixed one-second windows lets up to twice its limit through across a window boundary, and
  *   timers firing late bunch paced requests, so what got through can overstate the limit.)
  * - then the rate climbs back to 95 % of the apparent limit; only after a quiet half minute does
@@ -140,7 +140,7 @@ export class RequestPacer {
 		const gotThrough = this.recentSuccesses.filter((t) => t >= countFrom).length;
 		const pacedAt = this.currentRateLimit;
 		let limit = Math.min(gotThrough, pacedAt ?? Infinity);
-		// Refused before a whole window passed after the pause: that rate filled a fresh window, so it is well above the limit.
+		// Refused within two windows of the pause: that rate filled a fresh window, so it is well above the limit.
 		if (pacedAt !== undefined && now - lastPauseEnded < 2 * RATE_WINDOW_MS) limit *= RATE_BACKOFF_FACTOR;
 		this.apparentLimit = Math.max(1, limit);
 		this.learnedRate = Math.max(1, Math.floor(this.apparentLimit * RATE_BACKOFF_FACTOR));

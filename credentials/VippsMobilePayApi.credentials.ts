@@ -61,7 +61,8 @@ export class VippsMobilePayApi implements ICredentialType {
 			type: 'string',
 			default: '',
 			placeholder: 'http://127.0.0.1:8080',
-			description: 'Address of the API without a path, e.g. the local simulator from "npm run simulator"',
+			description:
+				'Scheme, host and port only — no path, query or fragment — e.g. the local simulator from "npm run simulator". The node never follows a redirect from it.',
 			displayOptions: { show: { environment: ['custom'] } },
 		},
 		{
@@ -139,6 +140,8 @@ export class VippsMobilePayApi implements ICredentialType {
 			baseURL: `={{ $credentials.environment === "custom" ? $credentials.customBaseUrl : $credentials.environment === "test" ? "${VIPPS_BASE_URLS.test}" : "${VIPPS_BASE_URLS.production}" }}`,
 			url: '/accesstoken/get',
 			method: 'POST',
+			// The client secret must never follow a redirect to another origin.
+			disableFollowRedirect: true,
 			headers: {
 				client_id: '={{ $credentials.clientId }}',
 				client_secret: '={{ $credentials.clientSecret }}',
@@ -172,6 +175,10 @@ export class VippsMobilePayApi implements ICredentialType {
 					message: 'Nothing at this address answers /accesstoken/get (404): check Environment, or give Custom Base URL without a path.',
 				},
 			},
+			...[301, 302, 303, 307, 308].map((value) => ({
+				type: 'responseCode' as const,
+				properties: { value, message: `This address answered with a redirect (${value}); Vipps APIs never redirect: check the Custom Base URL. Nothing was sent to the other address.` },
+			})),
 		],
 	};
 }

@@ -258,6 +258,8 @@ export class VippsSimulator {
 				return { kind: 'reply', reply: validationProblem(fault.invalidParams) };
 			case 'expiredToken':
 				return { kind: 'reply', reply: emptyReply(401) };
+			case 'redirect':
+				return { kind: 'reply', reply: emptyReply(fault.status, { Location: fault.location }) };
 			default:
 				// No fault, or only added latency: the gateway and the API answer as usual.
 				return { kind: 'reply', reply: this.throttle() ?? route(call, this.context) };

@@ -55,6 +55,8 @@ export type Fault =
 	/** 400 in the check-in API's RFC 7807 shape, as Vipps answers a field it refuses. */
 	| { kind: 'badRequest'; invalidParams: Array<{ name: string; reason: string }> }
 	| { kind: 'expiredToken' }
+	/** A redirect to another address, as a wrong or hostile base URL answers (Vipps itself never redirects). */
+	| { kind: 'redirect'; status: 301 | 302 | 303 | 307 | 308; location: string }
 	| { kind: 'reset' }
 	| { kind: 'hang' }
 	| { kind: 'partialBody' }

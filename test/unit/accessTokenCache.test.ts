@@ -2,6 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import {
 	AccessTokenCache,
+	MAX_CREDENTIAL_SETS,
 	type AccessTokenGrant,
 	type FetchAccessToken,
 } from '../../nodes/VippsCheckIn/transport/accessTokenCache';
@@ -166,9 +167,26 @@ describe('AccessTokenCache', () => {
 			expect(endpoint.count).toBe(1);
 		});
 
+		it('shares one token across Merchant Serial Numbers: the token stands for the keys, Vipps checks the MSN per request', async () => {
+			await primed(endpoint, cache, HOUR_S);
+			await expect(cache.getToken(credentials({ merchantSerialNumber: '654321' }))).resolves.toBe('token-1');
+			await expect(cache.getToken(credentials({ merchantSerialNumber: undefined }))).resolves.toBe('token-1');
+			expect(endpoint.count).toBe(1);
+		});
+
+		it(`fetches one token for a partner cycling through more than ${MAX_CREDENTIAL_SETS} MSN overrides, not one per request`, async () => {
+			await primed(endpoint, cache, HOUR_S);
+			for (let round = 0; round < 2; round++) {
+				for (let msn = 1000; msn < 1000 + MAX_CREDENTIAL_SETS + 50; msn++) {
+					expect(cache.usableToken(credentials({ merchantSerialNumber: String(msn) }))).toBe('token-1');
+				}
+			}
+			await settle();
+			expect(endpoint.count).toBe(1);
+			expect(cache.cache.size).toBe(1);
+		});
+
 		it.each<[string, Partial<VippsCredentials>]>([
-			['Merchant Serial Number', { merchantSerialNumber: '654321' }],
-			['Merchant Serial Number (none set)', { merchantSerialNumber: undefined }],
 			['base URL', { baseUrl: 'https://apitest.vipps.no' }],
 			['Client ID', { clientId: 'another-client' }],
 			['Client Secret', { clientSecret: 'rotated-secret' }],
@@ -240,12 +258,11 @@ describe('AccessTokenCache', () => {
 			}
 		});
 
-		it('is the same for equal credentials and differs when any keyed part differs', () => {
+		it('is the same for equal keys whatever the MSN, and differs when any key differs', () => {
 			const base = AccessTokenCache.keyOf(credentials());
 			expect(AccessTokenCache.keyOf(credentials())).toBe(base);
+			expect(AccessTokenCache.keyOf(credentials({ merchantSerialNumber: '654321' }))).toBe(base);
 			for (const difference of [
-				{ merchantSerialNumber: '654321' },
-				{ merchantSerialNumber: undefined },
 				{ baseUrl: 'http://127.0.0.1:8080' },
 				{ clientId: 'x' },
 				{ clientSecret: 'x' },
@@ -419,7 +436,7 @@ describe('AccessTokenCache', () => {
 
 		it('leaves the tokens of other credential sets alone', async () => {
 			await primed(endpoint, cache, HOUR_S);
-			const otherCreds = credentials({ merchantSerialNumber: '999999' });
+			const otherCreds = credentials({ clientSecret: 'rotated-secret' });
 			// The same token text for another set.
 			await fetchedToken(endpoint, cache, { fetchNumber: 2, token: 'token-1', creds: otherCreds });
 
@@ -454,7 +471,7 @@ describe('AccessTokenCache', () => {
 
 		it('forgets the least recently used credential set beyond its bound', async () => {
 			cache = new CacheUnderTest(endpoint, 2);
-			const [a, b, c] = ['1111', '2222', '3333'].map((msn) => credentials({ merchantSerialNumber: msn }));
+			const [a, b, c] = ['client-a', 'client-b', 'client-c'].map((clientId) => credentials({ clientId }));
 			await fetchedToken(endpoint, cache, { fetchNumber: 1, token: 'token-a', creds: a });
 			await fetchedToken(endpoint, cache, { fetchNumber: 2, token: 'token-b', creds: b });
 			// a is used again, so b is now the least recently used.

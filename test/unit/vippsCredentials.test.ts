@@ -100,6 +100,25 @@ describe('parseVippsCredentials: environment and base URL', () => {
 		expect(everythingShown(error)).not.toContain('hunter2-pw');
 	});
 
+	it.each([
+		'http://127.0.0.1:8080/point-of-sale',
+		'https://vipps.example.com/api/',
+		'https://vipps.example.com/accesstoken/get',
+		'https://vipps.example.com?tenant=1',
+		'https://vipps.example.com/?',
+		'https://vipps.example.com#top',
+		'https://vipps.example.com/#',
+	])('rejects the Custom Base URL %p: scheme, host and port only, no path, query or fragment', (customBaseUrl) => {
+		const error = rejectionOf(validData({ environment: 'custom', customBaseUrl }));
+		expect(error.problems).toEqual([
+			`Custom Base URL must be scheme, host and port only (e.g. ${new URL(customBaseUrl).origin}), without a path, query or fragment`,
+		]);
+	});
+
+	it('takes scheme and host in any case, and drops a default port', () => {
+		expect(parseVippsCredentials(validData({ environment: 'custom', customBaseUrl: 'HTTPS://Vipps.Example.com:443' })).baseUrl).toBe('https://vipps.example.com');
+	});
+
 	it('rejects a Custom Base URL with only a user name', () => {
 		const error = rejectionOf(validData({ environment: 'custom', customBaseUrl: 'https://admin@vipps.example.com' }));
 		expect(error.problems[0]).toContain('must not contain a user name or password');

@@ -1,4 +1,4 @@
-import type { TransportFailure, TransportFailureKind } from '../../nodes/VippsCheckIn/transport/retryPolicy';
+import type { TransportFailure } from '../../nodes/VippsCheckIn/transport/retryPolicy';
 import {
 	VippsError,
 	explainApiFailure,
@@ -6,6 +6,8 @@ import {
 	explainTransportFailure,
 	parseJsonBody,
 	redactSecrets,
+	redirectError,
+	withAttempts,
 	type ApiCallContext,
 } from '../../nodes/VippsCheckIn/transport/vippsErrors';
 
@@ -34,7 +36,6 @@ function checkInContext(overrides: Partial<ApiCallContext> = {}): ApiCallContext
 		what: 'the check-in',
 		environment: 'production',
 		baseUrl: PRODUCTION,
-		attempts: 1,
 		productionOnly: true,
 		...overrides,
 	};
@@ -42,7 +43,7 @@ function checkInContext(overrides: Partial<ApiCallContext> = {}): ApiCallContext
 
 describe('explainTokenFailure', () => {
 	it('blames the Subscription Key for the gateway 401 about the subscription key', () => {
-		const error = explainTokenFailure(401, subscriptionKeyBody, PRODUCTION, 1);
+		const error = explainTokenFailure(401, subscriptionKeyBody, PRODUCTION);
 		expect(error).toBeInstanceOf(VippsError);
 		expect(error.message).toBe('Vipps rejected the Subscription Key (Ocp-Apim-Subscription-Key)');
 		expect(error.details.description).toContain("Check the credential's Subscription Key");
@@ -55,26 +56,25 @@ describe('explainTokenFailure', () => {
 			403,
 			{ statusCode: 403, message: 'Access denied due to missing subscription key.' },
 			PRODUCTION,
-			1,
 		);
 		expect(error.message).toContain('Subscription Key');
 		expect(error.details.httpCode).toBe('403');
 	});
 
 	it('blames the Client ID for unauthorized_client / AADSTS700016', () => {
-		const error = explainTokenFailure(401, unknownClientBody, PRODUCTION, 1);
+		const error = explainTokenFailure(401, unknownClientBody, PRODUCTION);
 		expect(error.message).toBe('Vipps does not know this Client ID');
 		expect(error.details.description).toContain("Check the credential's Client ID");
 		expect(error.details.description).toContain('Test (MT)');
 	});
 
 	it('recognises AADSTS700016 even without the error code', () => {
-		const error = explainTokenFailure(400, { error_description: 'AADSTS700016: not found' }, PRODUCTION, 1);
+		const error = explainTokenFailure(400, { error_description: 'AADSTS700016: not found' }, PRODUCTION);
 		expect(error.message).toContain('Client ID');
 	});
 
 	it('blames the Client Secret for invalid_client / AADSTS7000215', () => {
-		const error = explainTokenFailure(401, wrongSecretBody, PRODUCTION, 1);
+		const error = explainTokenFailure(401, wrongSecretBody, PRODUCTION);
 		expect(error.message).toBe('Vipps rejected the Client Secret');
 		expect(error.details.description).toContain("Check the credential's Client Secret");
 		expect(error.details.vippsResponse).toEqual(wrongSecretBody);
@@ -85,7 +85,6 @@ describe('explainTokenFailure', () => {
 			400,
 			{ error: 'invalid_request', error_description: 'Merchant-Serial-Number is not valid' },
 			PRODUCTION,
-			1,
 		);
 		expect(error.message).toBe('Vipps refused the access token request (400 Bad Request)');
 		expect(error.details.description).toContain('Merchant-Serial-Number is not valid');
@@ -94,36 +93,34 @@ describe('explainTokenFailure', () => {
 	});
 
 	it('says no reason was given for a 400 without a body', () => {
-		expect(explainTokenFailure(400, undefined, PRODUCTION, 1).details.description).toContain('No reason was given.');
+		expect(explainTokenFailure(400, undefined, PRODUCTION).details.description).toContain('No reason was given.');
 	});
 
 	it('names the base URL for a 404 (wrong environment or custom URL)', () => {
-		const error = explainTokenFailure(404, undefined, 'http://127.0.0.1:9999', 1);
+		const error = explainTokenFailure(404, undefined, 'http://127.0.0.1:9999');
 		expect(error.message).toContain('http://127.0.0.1:9999');
 		expect(error.message).toContain('404');
 		expect(error.details.description).toContain('Custom Base URL');
 	});
 
-	it('reports a 429 after the retries with advice to slow down', () => {
+	it('reports a 429 with advice to slow down', () => {
 		const body = { statusCode: 429, message: 'Rate limit is exceeded. Try again in 2 seconds.' };
-		const error = explainTokenFailure(429, body, PRODUCTION, 6);
+		const error = explainTokenFailure(429, body, PRODUCTION);
 		expect(error.message).toContain('429');
-		expect(error.message).toContain('6 attempts');
 		expect(error.details.description).toContain('Concurrency');
 		expect(error.details.description).toContain('Max Requests per Second');
 		expect(error.details.httpCode).toBe('429');
 	});
 
-	it.each([502, 503, 504])('reports a %i as a brief outage after the retries', (status) => {
-		const error = explainTokenFailure(status, undefined, PRODUCTION, 4);
+	it.each([502, 503, 504])('reports a %i as a brief outage', (status) => {
+		const error = explainTokenFailure(status, undefined, PRODUCTION);
 		expect(error.message).toContain(`HTTP ${status}`);
-		expect(error.message).toContain('4 attempts');
 		expect(error.message).toContain('unavailable');
 		expect(error.details.httpCode).toBe(String(status));
 	});
 
 	it('points at all three keys for a bare 401', () => {
-		const error = explainTokenFailure(401, undefined, PRODUCTION, 1);
+		const error = explainTokenFailure(401, undefined, PRODUCTION);
 		expect(error.message).toBe('Vipps rejected the API keys (HTTP 401)');
 		for (const key of ['Client ID', 'Client Secret', 'Subscription Key']) {
 			expect(error.details.description).toContain(key);
@@ -131,8 +128,8 @@ describe('explainTokenFailure', () => {
 	});
 
 	it('reports any other status as a failure to issue a token', () => {
-		const error = explainTokenFailure(500, 'oops', PRODUCTION, 1);
-		expect(error.message).toBe('Vipps could not issue an access token (HTTP 500)');
+		const error = explainTokenFailure(500, 'oops', PRODUCTION);
+		expect(error.message).toBe('Vipps could not process the access token request (HTTP 500)');
 		expect(error.details.vippsResponse).toBe('oops');
 	});
 });
@@ -190,8 +187,17 @@ describe('explainApiFailure', () => {
 		expect(error.details.description).toContain('Merchant Serial Number');
 	});
 
-	it('blames the Subscription Key for a gateway 401 about it', () => {
-		const error = explainApiFailure(401, subscriptionKeyBody, checkInContext());
+	it('says what to do about a 403 and does not claim a token was renewed (nothing is renewed on 403)', () => {
+		const error = explainApiFailure(403, undefined, checkInContext());
+		expect(error.message).toBe('Vipps refused the check-in (HTTP 403): these keys may not use this API or this Merchant Serial Number');
+		expect(error.message).not.toContain('fresh access token');
+		expect(error.details.description).toContain('activate the API');
+		expect(error.details.description).toContain('Merchant Serial Number belongs to the same sales unit as the keys');
+		expect(error.details.httpCode).toBe('403');
+	});
+
+	it.each([401, 403])('blames the Subscription Key for a gateway %i about it', (status) => {
+		const error = explainApiFailure(status, subscriptionKeyBody, checkInContext());
 		expect(error.message).toContain('Subscription Key');
 	});
 
@@ -221,16 +227,16 @@ describe('explainApiFailure', () => {
 
 	it('advises Concurrency and Max Requests per Second after repeated 429s', () => {
 		const body = { statusCode: 429, message: 'Rate limit is exceeded. Try again in 1 seconds.' };
-		const error = explainApiFailure(429, body, checkInContext({ attempts: 6 }));
-		expect(error.message).toBe('Vipps kept throttling the check-in (429 Too Many Requests) after 6 attempts');
+		const error = explainApiFailure(429, body, checkInContext());
+		expect(error.message).toBe('Vipps kept throttling the check-in (429 Too Many Requests)');
 		expect(error.details.description).toContain('Concurrency');
 		expect(error.details.description).toContain('Max Requests per Second');
 		expect(error.details.vippsResponse).toEqual(body);
 	});
 
-	it.each([502, 503, 504])('reports a %i as a brief outage with the attempt count', (status) => {
-		const error = explainApiFailure(status, undefined, checkInContext({ attempts: 3 }));
-		expect(error.message).toBe(`Vipps was unavailable for the check-in (HTTP ${status}) after 3 attempts`);
+	it.each([502, 503, 504])('reports a %i as a brief outage', (status) => {
+		const error = explainApiFailure(status, undefined, checkInContext());
+		expect(error.message).toBe(`Vipps was unavailable for the check-in (HTTP ${status})`);
 	});
 
 	it('names the base URL and the endpoint for a 404, in plain words', () => {
@@ -244,9 +250,8 @@ describe('explainApiFailure', () => {
 
 describe('explainTransportFailure', () => {
 	const CHECK_IN_URL = `${PRODUCTION}/point-of-sale/v1/loyalty-check-in`;
-	const failure = (kind: TransportFailureKind, code = 'X', description?: string): TransportFailure => ({ kind, code, description });
-	const explain = (f: TransportFailure, { url = CHECK_IN_URL, what = 'the check-in', timeoutMs = 15_000, attempts = 1 } = {}) =>
-		explainTransportFailure(f, url, what, timeoutMs, attempts);
+	const failure = (kind: TransportFailure['kind'], code = 'X', description?: string): TransportFailure => ({ kind, reach: 'final', code, description });
+	const explain = (f: TransportFailure, { url = CHECK_IN_URL, what = 'the check-in', timeoutMs = 15_000 } = {}) => explainTransportFailure(f, url, what, timeoutMs);
 
 	it('says a cancelled request was cancelled with the execution', () => {
 		const error = explain(failure('cancelled'));
@@ -254,19 +259,15 @@ describe('explainTransportFailure', () => {
 		expect(error.details.httpCode).toBeUndefined();
 	});
 
-	it('names the timeout and says a resend is harmless', () => {
+	it('names the timeout and the option to raise', () => {
 		const error = explain(failure('timeout', 'ECONNABORTED'));
 		expect(error.message).toBe('Vipps did not answer the check-in within 15000 ms');
 		expect(error.details.description).toContain('Timeout');
 	});
 
-	it('says how often it tried when it tried more than once', () => {
-		expect(explain(failure('timeout'), { attempts: 6 }).message).toContain('(tried 6 times)');
-	});
-
 	it('names the host for a refused connection and mentions proxy settings', () => {
-		const error = explain(failure('connectionRefused', 'ECONNREFUSED'), { url: 'http://127.0.0.1:8080/x', attempts: 2 });
-		expect(error.message).toBe('Could not connect to 127.0.0.1:8080: the connection was refused (tried 2 times)');
+		const error = explain(failure('connectionRefused', 'ECONNREFUSED'), { url: 'http://127.0.0.1:8080/x' });
+		expect(error.message).toBe('Could not connect to 127.0.0.1:8080: the connection was refused');
 		expect(error.details.description).toContain('HTTP_PROXY');
 	});
 
@@ -313,8 +314,8 @@ describe('explainTransportFailure', () => {
 	});
 
 	it('names the error code for other failures, in the description (n8n rewrites messages that hold one)', () => {
-		const error = explain(failure('dnsTemporary', 'EAI_AGAIN'), { what: 'the access token request', attempts: 6 });
-		expect(error.message).toBe('Could not reach api.vipps.no (tried 6 times)');
+		const error = explain(failure('dnsTemporary', 'EAI_AGAIN'), { what: 'the access token request' });
+		expect(error.message).toBe('Could not reach api.vipps.no');
 		expect(error.details.description).toMatch(/^EAI_AGAIN\. /);
 	});
 
@@ -326,6 +327,54 @@ describe('explainTransportFailure', () => {
 
 	it('falls back to a generic name when the URL cannot be parsed', () => {
 		expect(explain(failure('permanent', 'EHOSTDOWN'), { url: 'not a url' }).message).toBe('Could not reach the Vipps API');
+	});
+});
+
+describe('redirectError', () => {
+	const CHECK_IN_URL = 'http://127.0.0.1:8080/point-of-sale/v1/loyalty-check-in';
+
+	it('names the status and the host the Location pointed to, never its path, query or credentials', () => {
+		const error = redirectError('the check-in', 307, 'https://user:pw@elsewhere.example:8443/collect?key=abc', CHECK_IN_URL);
+		expect(error.message).toBe('127.0.0.1:8080 answered the check-in with a redirect (HTTP 307) to elsewhere.example:8443');
+		expect(error.details.description).toBe("Vipps APIs never redirect: check the credential's Custom Base URL. Nothing was sent to elsewhere.example:8443.");
+		expect(error.details.httpCode).toBe('307');
+		expect(JSON.stringify(error)).not.toMatch(/pw|collect|key=abc/);
+	});
+
+	it('resolves a relative Location against the request', () => {
+		expect(redirectError('the access token request', 302, '/login', CHECK_IN_URL).message).toContain('(HTTP 302) to 127.0.0.1:8080');
+	});
+
+	it('says so when there is no Location', () => {
+		expect(redirectError('the check-in', 301, undefined, CHECK_IN_URL).message).toBe('127.0.0.1:8080 answered the check-in with a redirect (HTTP 301) without a Location');
+	});
+});
+
+describe('withAttempts', () => {
+	const error = () => explainApiFailure(503, undefined, checkInContext());
+
+	it('leaves a failure at the first attempt as it is', () => {
+		expect(withAttempts(error(), { attempts: 1, failures: 1, maybeSent: 0 }, true)).toEqual(error());
+	});
+
+	it('says how many attempts a failure took', () => {
+		const counted = withAttempts(error(), { attempts: 6, failures: 6, maybeSent: 0 }, true);
+		expect(counted.message).toBe('Vipps was unavailable for the check-in (HTTP 503), after 6 attempts');
+		expect(counted.details.description).toBe(error().details.description);
+		expect(counted.details.httpCode).toBe('503');
+	});
+
+	it('says the customer may have seen a check-in when an attempt may have reached Vipps', () => {
+		const counted = withAttempts(error(), { attempts: 2, failures: 2, maybeSent: 2 }, true);
+		expect(counted.details.description).toContain('Vipps may have received it all the same: the customer may have seen the check-in.');
+		const once = withAttempts(explainTransportFailure({ kind: 'timeout', reach: 'maybeSent', code: 'ECONNABORTED' }, PRODUCTION, 'the check-in', 500), { attempts: 1, failures: 1, maybeSent: 1 }, true);
+		expect(once.message).toBe('Vipps did not answer the check-in within 500 ms');
+		expect(once.details.description).toContain('the customer may have seen the check-in');
+	});
+
+	it('says nothing about a customer for requests that notify nobody', () => {
+		const counted = withAttempts(error(), { attempts: 6, failures: 6, maybeSent: 6 }, false);
+		expect(counted.details.description).not.toContain('customer');
 	});
 });
 

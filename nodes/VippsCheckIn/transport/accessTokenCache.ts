@@ -1,13 +1,16 @@
 /**
- * The token cache: one access token per distinct credential set (environment, keys, MSN),
- * shared by every item and every execution in this n8n process.
+ * The token cache: one access token per set of keys (base URL, Client ID, Client Secret,
+ * Subscription Key), shared by every item and every execution in this n8n process. The token
+ * stands for the keys; Vipps checks the Merchant-Serial-Number of each API request against them,
+ * so one token serves every MSN (the .NET SDK caches per client id and secret too), and a
+ * partner cycling through many MSN overrides fetches one token, not one per MSN.
  *
  * Shaped after the Azure SDK's token cycler: a token is renewed in the background shortly
  * before it expires while callers keep using it, and only in the last moments must a caller
  * wait for the new one. Concurrent callers share one fetch; a failed fetch is never cached
  * as a token; a failed background renewal is not retried more often than every few seconds.
- * The cache holds at most MAX_CREDENTIAL_SETS entries (least recently used go first), and an
- * entry whose first fetch failed is dropped, so rotated secrets and typos do not pile up.
+ * At most MAX_CREDENTIAL_SETS entries (least recently used go first), and an entry whose first
+ * fetch failed is dropped, so rotated secrets and typos do not pile up.
  */
 import { createHash } from 'crypto';
 
@@ -22,17 +25,15 @@ export interface AccessTokenGrant {
 /** Fetches a new token; given per call, as it sends through the calling execution's n8n helpers. */
 export type FetchAccessToken = () => Promise<AccessTokenGrant>;
 
-interface CachedToken {
-	value: string;
-	/** From here on a renewal runs in the background; the token is still used. */
-	renewAt: number;
-	/** From here on callers wait for a new token. */
-	expiresAt: number;
-}
-
 interface CacheEntry {
-	token?: CachedToken;
-	renewal?: Promise<CachedToken>;
+	token?: {
+		value: string;
+		/** From here on a renewal runs in the background; the token is still used. */
+		renewAt: number;
+		/** From here on callers wait for a new token. */
+		expiresAt: number;
+	};
+	renewal?: Promise<string>;
 	lastRenewalFailureAt?: number;
 }
 
@@ -41,7 +42,7 @@ const BACKGROUND_RENEWAL_WINDOW_MS = 3 * 60_000;
 /** Stop handing out a token this close to its expiry: the request could arrive after it. */
 const HARD_EXPIRY_MARGIN_MS = 30_000;
 const RENEWAL_RETRY_INTERVAL_MS = 3_000;
-/** A process serves a handful of credentials; partners with per-shop MSNs a few dozen. */
+/** A process serves a handful of credentials. */
 export const MAX_CREDENTIAL_SETS = 100;
 
 const keysByCredentials = new WeakMap<VippsCredentials, string>();
@@ -54,36 +55,25 @@ export class AccessTokenCache {
 		private readonly maxEntries = MAX_CREDENTIAL_SETS,
 	) {}
 
-	/**
-	 * The key is a hash, so the cache's own map holds no secret in readable form. Every request
-	 * asks for it, so it is hashed once per credentials object (they are never changed).
-	 */
+	/** A hash, so the cache holds no secret in readable form; computed once per credentials object. */
 	static keyOf(credentials: VippsCredentials): string {
 		let key = keysByCredentials.get(credentials);
 		if (key === undefined) {
-			const parts = [
-				credentials.baseUrl,
-				credentials.clientId,
-				credentials.clientSecret,
-				credentials.subscriptionKey,
-				credentials.merchantSerialNumber ?? '',
-			];
-			key = createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+			const { baseUrl, clientId, clientSecret, subscriptionKey } = credentials;
+			key = createHash('sha256').update(JSON.stringify([baseUrl, clientId, clientSecret, subscriptionKey])).digest('hex');
 			keysByCredentials.set(credentials, key);
 		}
 		return key;
 	}
 
-	/** How many credential sets the cache holds (for tests). */
+	/** How many sets of keys the cache holds (for tests). */
 	get size(): number {
 		return this.entries.size;
 	}
 
 	async getToken(credentials: VippsCredentials, fetchToken: FetchAccessToken): Promise<string> {
-		const usable = this.usableToken(credentials, fetchToken);
-		if (usable !== undefined) return usable;
 		const key = AccessTokenCache.keyOf(credentials);
-		return (await this.renew(key, this.entryFor(key), fetchToken)).value;
+		return this.usableToken(credentials, fetchToken) ?? (await this.renew(key, this.touch(key, this.entries.get(key) ?? {}), fetchToken));
 	}
 
 	/**
@@ -93,12 +83,13 @@ export class AccessTokenCache {
 	usableToken(credentials: VippsCredentials, fetchToken: FetchAccessToken): string | undefined {
 		const key = AccessTokenCache.keyOf(credentials);
 		const entry = this.entries.get(key);
-		const token = entry?.token;
 		const now = this.now();
-		if (!entry || !token || now >= token.expiresAt) return undefined;
+		if (!entry?.token || now >= entry.token.expiresAt) return undefined;
 		this.touch(key, entry);
-		if (now >= token.renewAt) this.renewInBackground(key, entry, fetchToken, now);
-		return token.value;
+		const retryDue = entry.lastRenewalFailureAt === undefined || now - entry.lastRenewalFailureAt >= RENEWAL_RETRY_INTERVAL_MS;
+		// The current token stays valid for a while: a failed renewal is only remembered.
+		if (now >= entry.token.renewAt && !entry.renewal && retryDue) this.renew(key, entry, fetchToken).catch(() => undefined);
+		return entry.token.value;
 	}
 
 	/**
@@ -114,10 +105,6 @@ export class AccessTokenCache {
 		this.entries.clear();
 	}
 
-	private entryFor(key: string): CacheEntry {
-		return this.touch(key, this.entries.get(key) ?? {});
-	}
-
 	/** Makes `entry` the most recently used; the least recently used go beyond the bound. */
 	private touch(key: string, entry: CacheEntry): CacheEntry {
 		this.entries.delete(key);
@@ -129,23 +116,20 @@ export class AccessTokenCache {
 		return entry;
 	}
 
-	private renewInBackground(key: string, entry: CacheEntry, fetchToken: FetchAccessToken, now: number): void {
-		if (entry.renewal) return;
-		if (entry.lastRenewalFailureAt !== undefined && now - entry.lastRenewalFailureAt < RENEWAL_RETRY_INTERVAL_MS) {
-			return;
-		}
-		// The current token stays valid for a while: a failed renewal is only remembered.
-		this.renew(key, entry, fetchToken).catch(() => undefined);
-	}
-
-	/** One renewal at a time per credential set, shared by every caller. */
-	private renew(key: string, entry: CacheEntry, fetchToken: FetchAccessToken): Promise<CachedToken> {
+	/** One renewal at a time per set of keys, shared by every caller. Expiry counts from receipt, by the local clock. */
+	private renew(key: string, entry: CacheEntry, fetchToken: FetchAccessToken): Promise<string> {
 		entry.renewal ??= fetchToken()
-			.then((grant) => {
-				entry.token = this.cachedTokenFrom(grant);
+			.then(({ accessToken, expiresInSeconds }) => {
+				const receivedAt = this.now();
+				const lifetimeMs = expiresInSeconds * 1000;
+				entry.token = {
+					value: accessToken,
+					renewAt: receivedAt + lifetimeMs - Math.min(BACKGROUND_RENEWAL_WINDOW_MS, lifetimeMs * 0.1),
+					expiresAt: receivedAt + lifetimeMs - Math.min(HARD_EXPIRY_MARGIN_MS, lifetimeMs * 0.05),
+				};
 				entry.lastRenewalFailureAt = undefined;
 				this.touch(key, entry);
-				return entry.token;
+				return accessToken;
 			})
 			.catch((error: unknown) => {
 				entry.lastRenewalFailureAt = this.now();
@@ -157,16 +141,5 @@ export class AccessTokenCache {
 				entry.renewal = undefined;
 			});
 		return entry.renewal;
-	}
-
-	/** Expiry counts from the local clock at receipt, as Vipps's `expires_on` may disagree with ours. */
-	private cachedTokenFrom(grant: AccessTokenGrant): CachedToken {
-		const receivedAt = this.now();
-		const lifetimeMs = grant.expiresInSeconds * 1000;
-		return {
-			value: grant.accessToken,
-			renewAt: receivedAt + lifetimeMs - Math.min(BACKGROUND_RENEWAL_WINDOW_MS, lifetimeMs * 0.1),
-			expiresAt: receivedAt + lifetimeMs - Math.min(HARD_EXPIRY_MARGIN_MS, lifetimeMs * 0.05),
-		};
 	}
 }

@@ -1,7 +1,8 @@
 /**
  * The one door to the Vipps MobilePay API: headers, access tokens, pacing, retries and error
  * translation for every call the node makes. Every request goes through n8n's own HTTP helper,
- * so n8n's proxy settings, SSRF protection and outbound rules apply to it. Operations call
+ * so n8n's proxy settings, SSRF protection and outbound rules apply to it, and no redirect is
+ * followed: the keys and the token never leave for another origin. Operations call
  * VippsApiClient and nothing below it.
  */
 import { sleep, type IHttpRequestOptions, type IN8nHttpFullResponse } from 'n8n-workflow';
@@ -9,7 +10,7 @@ import { z } from 'zod';
 
 import { AccessTokenCache, type AccessTokenGrant } from './accessTokenCache';
 import type { RequestPacer } from './requestPacer';
-import { classifyTransportFailure, decideRetry, parseRetryAfter, type AttemptOutcome, type TransportFailure } from './retryPolicy';
+import { classifyTransportFailure, decideRetry, outcomeOfStatus, parseRetryAfter, tallyAttempt, type AttemptTally, type TransportFailure } from './retryPolicy';
 import type { VippsCredentials } from './vippsCredentials';
 import {
 	VippsError,
@@ -17,8 +18,11 @@ import {
 	explainApiFailure,
 	explainTokenFailure,
 	explainTransportFailure,
+	isSubscriptionKeyRejection,
 	parseJsonBody,
 	redactSecrets,
+	redirectError,
+	withAttempts,
 } from './vippsErrors';
 
 /** Paths below the environment's base URL. */
@@ -33,54 +37,14 @@ export interface N8nHttp {
 	httpRequest(options: IHttpRequestOptions): Promise<unknown>;
 }
 
-function vippsUrl(credentials: VippsCredentials, path: string): string {
-	return `${credentials.baseUrl}/${path}`;
-}
-
 /** The token request is shared by many callers, so it has its own fixed timeout. */
 const TOKEN_REQUEST_TIMEOUT_MS = 30_000;
 const REDACTED = '[redacted]';
 
-/** Vipps sends every value as a string, numbers included. */
-const accessTokenResponseSchema = z.object({
-	access_token: z.string().min(1),
-	expires_in: z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(Number),
-	token_type: z.string().optional(),
-});
-
-/** POST /accesstoken/get, uncached: the token cache calls it (through VippsApiClient). */
-async function requestAccessToken(http: N8nHttp, credentials: VippsCredentials): Promise<AccessTokenGrant> {
-	const { response, attempts } = await sendWithRetries(
-		http,
-		{
-			url: vippsUrl(credentials, VIPPS_PATHS.accessToken),
-			headers: {
-				client_id: credentials.clientId,
-				client_secret: credentials.clientSecret,
-				...commonHeaders(credentials, credentials.merchantSerialNumber),
-			},
-			timeoutMs: TOKEN_REQUEST_TIMEOUT_MS,
-		},
-		'the access token request',
-	);
-	if (response.status !== 200) {
-		throw explainTokenFailure(response.status, parseJsonBody(response.body), credentials.baseUrl, attempts);
-	}
-	const parsed = accessTokenResponseSchema.safeParse(parseJsonBody(response.body));
-	if (!parsed.success) {
-		throw new VippsError(`${credentials.baseUrl} answered the access token request with an unexpected body`, {
-			description:
-				"Expected JSON with access_token and expires_in. Check the credential's Environment or Custom Base URL: it should point at a Vipps API.",
-			httpCode: '200',
-		});
-	}
-	return { accessToken: parsed.data.access_token, expiresInSeconds: parsed.data.expires_in };
-}
-
 /** One cache for the whole n8n process: tokens outlive a single execution. */
 export const accessTokenCache = new AccessTokenCache();
 
-function commonHeaders(credentials: VippsCredentials, merchantSerialNumber: string | undefined): Record<string, string> {
+function vippsHeaders(credentials: VippsCredentials, merchantSerialNumber: string | undefined): Record<string, string> {
 	return {
 		'Ocp-Apim-Subscription-Key': credentials.subscriptionKey,
 		// An empty MSN header is invalid: leave it out when there is none.
@@ -96,6 +60,15 @@ interface VippsRequest {
 	timeoutMs: number;
 	signal?: AbortSignal;
 	pacer?: RequestPacer;
+	/** Names the request in errors, e.g. "the check-in". */
+	what: string;
+	/** A check-in shows on the customer's phone: the retry policy resends it more sparingly. */
+	notifiesCustomer: boolean;
+	/** Words for an error status. */
+	explain(status: number, body: unknown): VippsError;
+	/** The bearer token, and after a 401 the one to send again with (once), if there is one. */
+	token?: string;
+	renewToken?(rejected: string): Promise<string | undefined>;
 }
 
 interface VippsResponse {
@@ -106,26 +79,46 @@ interface VippsResponse {
 
 type AttemptResult = { response: VippsResponse } | { failure: TransportFailure };
 
-/** Sends one request under the retry policy (retryPolicy.ts) and the batch's pacer. */
-async function sendWithRetries(
-	http: N8nHttp,
-	req: VippsRequest,
-	what: string,
-): Promise<{ response: VippsResponse; attempts: number }> {
+/** Sends one request under the retry policy (retryPolicy.ts) and the batch's pacer; resolves with a 2xx body. */
+async function sendWithRetries(http: N8nHttp, req: VippsRequest): Promise<{ body: string; tally: AttemptTally }> {
 	const startedAt = Date.now();
-	for (let attempt = 1; ; attempt++) {
-		const result = await attemptOnce(http, req);
-		const outcome: AttemptOutcome =
-			'response' in result
-				? { type: 'status', status: result.response.status, retryAfterMs: retryAfterOf(result.response) }
-				: { type: 'transport', kind: result.failure.kind };
-		const decision = decideRetry(outcome, attempt, Date.now() - startedAt);
-		if (!decision.retry) {
-			if ('response' in result) return { response: result.response, attempts: attempt };
-			throw explainTransportFailure(result.failure, req.url, what, req.timeoutMs, attempt);
+	let tally: AttemptTally = { attempts: 0, failures: 0, maybeSent: 0 };
+	let { token } = req;
+	let renewed = false;
+	for (;;) {
+		const result = await attemptOnce(http, token ? { ...req, headers: { ...req.headers, Authorization: `Bearer ${token}` } } : req);
+		const response = 'response' in result ? result.response : undefined;
+		if (response?.status === 401 && token && req.renewToken && !renewed && !isSubscriptionKeyRejection(parseJsonBody(response.body))) {
+			renewed = true;
+			const fresh = await req.renewToken(token);
+			if (fresh !== undefined) {
+				// The gateway refused the token: this attempt never reached the API.
+				tally = tallyAttempt(tally, { reach: 'notSent' });
+				token = fresh;
+				continue;
+			}
 		}
-		if (!(await pause(decision.delayMs, req.signal))) throw cancelledError(what);
+		const outcome = 'failure' in result ? result.failure : outcomeOfStatus(result.response.status, retryAfterOf(result.response));
+		tally = tallyAttempt(tally, outcome);
+		const delayMs = decideRetry(outcome, tally, Date.now() - startedAt, req.notifiesCustomer);
+		if (delayMs === undefined) {
+			const error = failureOf(req, result);
+			if (error) throw withAttempts(error, tally, req.notifiesCustomer);
+			return { body: response!.body, tally };
+		}
+		await sleep(delayMs, req.signal).catch(() => {
+			throw withAttempts(cancelledError(req.what), tally, req.notifiesCustomer);
+		});
 	}
+}
+
+/** What went wrong with the last attempt, or undefined for a 2xx. */
+function failureOf(req: VippsRequest, result: AttemptResult): VippsError | undefined {
+	if ('failure' in result) return explainTransportFailure(result.failure, req.url, req.what, req.timeoutMs);
+	const { status, headers, body } = result.response;
+	if (status >= 200 && status < 300) return undefined;
+	if (status >= 300 && status < 400) return redirectError(req.what, status, headers.location as string | undefined, req.url);
+	return req.explain(status, parseJsonBody(body));
 }
 
 function retryAfterOf(response: VippsResponse): number | undefined {
@@ -135,7 +128,7 @@ function retryAfterOf(response: VippsResponse): number | undefined {
 /** One HTTP attempt inside a pacer slot; the slot is free again before any backoff starts. */
 async function attemptOnce(http: N8nHttp, req: VippsRequest): Promise<AttemptResult> {
 	const slot = req.pacer ? await req.pacer.acquire(req.signal).catch(() => undefined) : undefined;
-	if (req.pacer && !slot) return { failure: { kind: 'cancelled', code: 'ABORTED' } };
+	if (req.pacer && !slot) return { failure: { kind: 'cancelled', reach: 'final', code: 'ABORTED' } };
 	try {
 		const result = await send(http, req);
 		if ('response' in result) {
@@ -159,6 +152,7 @@ async function send(http: N8nHttp, req: VippsRequest): Promise<AttemptResult> {
 			body: req.body,
 			timeout: req.timeoutMs,
 			abortSignal: req.signal,
+			disableFollowRedirect: true,
 			returnFullResponse: true,
 			ignoreHttpStatusErrors: true,
 			// The check-in id may come as raw text: read every body as text and parse it here.
@@ -167,25 +161,44 @@ async function send(http: N8nHttp, req: VippsRequest): Promise<AttemptResult> {
 		})) as IN8nHttpFullResponse;
 	} catch (error) {
 		// The status arrived but the body broke off: the answer counts (a 200 means Vipps took it).
-		const status = (error as { response?: { status?: unknown } }).response?.status;
+		// Axios gives it as the response, or only on its Node request when it timed out reading the body.
+		const { response, request } = error as { response?: { status?: unknown }; request?: { res?: { statusCode?: unknown } } };
+		const status = response?.status ?? request?.res?.statusCode;
 		if (typeof status === 'number' && !req.signal?.aborted) return { response: { status, headers: {}, body: '' } };
 		return { failure: classifyTransportFailure(error, req.signal) };
 	}
-	return {
-		response: {
-			status: answer.statusCode,
-			headers: answer.headers as Record<string, unknown>,
-			body: typeof answer.body === 'string' ? answer.body : String(answer.body ?? ''),
-		},
-	};
+	const body = typeof answer.body === 'string' ? answer.body : String(answer.body ?? '');
+	return { response: { status: answer.statusCode, headers: answer.headers as Record<string, unknown>, body } };
 }
 
-/** Waits `ms`; false when the execution was cancelled meanwhile. */
-async function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-	return await sleep(ms, signal).then(
-		() => true,
-		() => false,
-	);
+/** Vipps sends every value as a string, numbers included. */
+const accessTokenResponseSchema = z.object({
+	access_token: z.string().min(1),
+	expires_in: z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(Number),
+});
+
+/**
+ * POST /accesstoken/get, uncached: the token cache calls it. The MSN header is optional here
+ * (partner keys send one); the token does not depend on it.
+ */
+async function requestAccessToken(http: N8nHttp, credentials: VippsCredentials, merchantSerialNumber: string | undefined): Promise<AccessTokenGrant> {
+	const { body } = await sendWithRetries(http, {
+		url: `${credentials.baseUrl}/${VIPPS_PATHS.accessToken}`,
+		headers: { client_id: credentials.clientId, client_secret: credentials.clientSecret, ...vippsHeaders(credentials, merchantSerialNumber) },
+		timeoutMs: TOKEN_REQUEST_TIMEOUT_MS,
+		what: 'the access token request',
+		notifiesCustomer: false,
+		explain: (status, answer) => explainTokenFailure(status, answer, credentials.baseUrl),
+	});
+	const parsed = accessTokenResponseSchema.safeParse(parseJsonBody(body));
+	if (!parsed.success) {
+		throw new VippsError(`${credentials.baseUrl} answered the access token request with an unexpected body`, {
+			description:
+				"Expected JSON with access_token and expires_in. Check the credential's Environment or Custom Base URL: it should point at a Vipps API.",
+			httpCode: '200',
+		});
+	}
+	return { accessToken: parsed.data.access_token, expiresInSeconds: parsed.data.expires_in };
 }
 
 export interface ApiCallOptions {
@@ -202,6 +215,15 @@ export interface LoyaltyCheckIn {
 	merchantSerialNumber?: string;
 }
 
+export interface LoyaltyCheckInResult {
+	/** Vipps's id for the check-in; null when its 2xx body held none that could be read. */
+	checkInId: string | null;
+	/** HTTP attempts made for this check-in: 1 when the first was answered 2xx. */
+	attempts: number;
+	/** True when it was sent again after an attempt that may have reached Vipps: the customer may have seen it twice. */
+	possibleDuplicate: boolean;
+}
+
 export interface DescribedRequest {
 	method: 'POST';
 	url: string;
@@ -211,19 +233,16 @@ export interface DescribedRequest {
 
 /** The check-in id: a JSON string or `{ "id": … }`; spec-generated mocks send it as raw text. */
 const checkInIdSchema = z.union([z.string().min(1), z.object({ id: z.string().min(1) }).transform((value) => value.id)]);
-const RAW_TEXT_ID = /^[\w-]{1,200}$/;
 
 function parseCheckInId(body: string): string | null {
 	const text = body.trim();
-	if (RAW_TEXT_ID.test(text)) return text;
-	let json: unknown;
+	if (/^[\w-]{1,200}$/.test(text)) return text;
 	try {
-		json = JSON.parse(text);
+		const parsed = checkInIdSchema.safeParse(JSON.parse(text));
+		return parsed.success ? parsed.data : null;
 	} catch {
 		return null;
 	}
-	const parsed = checkInIdSchema.safeParse(json);
-	return parsed.success ? parsed.data : null;
 }
 
 const qrExchangeResponseSchema = z.object({
@@ -238,12 +257,12 @@ export type QrExchangeResult = z.infer<typeof qrExchangeResponseSchema>;
 /**
  * Calls for one node execution with one credential. Within the execution, a failed token
  * request is remembered (wrong keys cost one token request, not one per item), and a 401 earns
- * at most one forced token renewal per credential set (a key that may not use the API costs two
- * token requests, not two per item).
+ * at most one forced token renewal (a key that may not use the API costs two token requests,
+ * not two per item).
  */
 export class VippsApiClient {
-	private readonly tokenFailures = new Map<string, Error>();
-	private readonly renewedAfterRejection = new Set<string>();
+	private tokenFailure: Error | undefined;
+	private renewedAfterRejection = false;
 	/** Every token this execution used, so none can slip into an error message. */
 	private readonly tokensUsed = new Set<string>();
 
@@ -252,25 +271,15 @@ export class VippsApiClient {
 		private readonly options: ApiCallOptions,
 	) {}
 
-	async sendLoyaltyCheckIn(checkIn: LoyaltyCheckIn): Promise<{ checkInId: string | null }> {
-		const body = await this.call(
-			VIPPS_PATHS.loyaltyCheckIn,
-			{ phoneNumber: checkIn.phoneNumber, isMember: checkIn.isMember },
-			checkIn.merchantSerialNumber,
-			'the check-in',
-			true,
-		);
-		// A 200 means Vipps took the check-in; an unreadable id is no reason to send it again.
-		return { checkInId: parseCheckInId(body) };
+	async sendLoyaltyCheckIn(checkIn: LoyaltyCheckIn): Promise<LoyaltyCheckInResult> {
+		const payload = { phoneNumber: checkIn.phoneNumber, isMember: checkIn.isMember };
+		const { body, tally } = await this.call(VIPPS_PATHS.loyaltyCheckIn, payload, checkIn.merchantSerialNumber, 'the check-in', true);
+		// A 2xx means Vipps took the check-in; an unreadable id is no reason to send it again.
+		return { checkInId: parseCheckInId(body), attempts: tally.attempts, possibleDuplicate: tally.maybeSent > 0 };
 	}
 
 	async exchangeQrCode(qrCode: string, merchantSerialNumber?: string): Promise<QrExchangeResult> {
-		const body = await this.call(
-			VIPPS_PATHS.qrExchange,
-			{ qrCode, requestedData: ['MSISDN'] },
-			merchantSerialNumber,
-			'the QR code exchange',
-		);
+		const { body } = await this.call(VIPPS_PATHS.qrExchange, { qrCode, requestedData: ['MSISDN'] }, merchantSerialNumber, 'the QR code exchange');
 		const parsed = qrExchangeResponseSchema.safeParse(parseJsonBody(body));
 		if (!parsed.success) {
 			throw new VippsError('Vipps answered the QR code exchange with an unexpected body', {
@@ -291,11 +300,11 @@ export class VippsApiClient {
 		const msn = this.merchantSerialNumberFor(checkIn.merchantSerialNumber) ?? undefined;
 		return {
 			method: 'POST',
-			url: vippsUrl(this.credentials, VIPPS_PATHS.loyaltyCheckIn),
+			url: `${this.credentials.baseUrl}/${VIPPS_PATHS.loyaltyCheckIn}`,
 			headers: {
 				Authorization: `Bearer ${REDACTED}`,
 				'Content-Type': 'application/json',
-				...commonHeaders({ ...this.credentials, subscriptionKey: REDACTED }, msn),
+				...vippsHeaders({ ...this.credentials, subscriptionKey: REDACTED }, msn),
 			},
 			body: { phoneNumber: checkIn.phoneNumber, isMember: checkIn.isMember },
 		};
@@ -306,33 +315,22 @@ export class VippsApiClient {
 		return redactSecrets(text, this.credentials, [...this.tokensUsed]);
 	}
 
-	private async call(
-		path: string,
-		payload: unknown,
-		msnOverride: string | undefined,
-		what: string,
-		productionOnly = false,
-	): Promise<string> {
-		const credentials: VippsCredentials = msnOverride
-			? { ...this.credentials, merchantSerialNumber: msnOverride }
-			: this.credentials;
-		let token = await this.accessToken(credentials);
-		let result = await this.send(credentials, token, path, payload, what);
-		if (result.response.status === 401 && !/subscription key/i.test(result.response.body)) {
-			const fresh = await this.tokenAfterRejection(credentials, token);
-			if (fresh !== undefined) {
-				token = fresh;
-				result = await this.send(credentials, token, path, payload, what);
-			}
-		}
-		const { response, attempts } = result;
-		if (response.status >= 200 && response.status < 300) return response.body;
-		throw explainApiFailure(response.status, parseJsonBody(response.body), {
+	/** `isCheckIn`: it shows on the customer's phone, and only production can take it. */
+	private async call(path: string, payload: unknown, msnOverride: string | undefined, what: string, isCheckIn = false) {
+		const msn = this.merchantSerialNumberFor(msnOverride) ?? undefined;
+		const { environment, baseUrl } = this.credentials;
+		return await sendWithRetries(this.options.http, {
+			url: `${baseUrl}/${path}`,
+			headers: vippsHeaders(this.credentials, msn),
+			body: JSON.stringify(payload),
+			timeoutMs: this.options.timeoutMs,
+			signal: this.options.signal,
+			pacer: this.options.pacer,
 			what,
-			environment: credentials.environment,
-			baseUrl: credentials.baseUrl,
-			attempts,
-			productionOnly,
+			notifiesCustomer: isCheckIn,
+			explain: (status, body) => explainApiFailure(status, body, { what, environment, baseUrl, productionOnly: isCheckIn }),
+			token: await this.accessToken(msn),
+			renewToken: async (rejected) => await this.tokenAfterRejection(rejected, msn),
 		});
 	}
 
@@ -340,40 +338,23 @@ export class VippsApiClient {
 	 * Vipps refused `rejected` (expired, revoked): the token to try once more, or undefined when
 	 * this execution already renewed it once and the fresh token was refused as well.
 	 */
-	private async tokenAfterRejection(credentials: VippsCredentials, rejected: string): Promise<string | undefined> {
-		const key = AccessTokenCache.keyOf(credentials);
-		if (!this.renewedAfterRejection.has(key)) {
-			this.renewedAfterRejection.add(key);
-			accessTokenCache.invalidate(credentials, rejected);
+	private async tokenAfterRejection(rejected: string, msn: string | undefined): Promise<string | undefined> {
+		if (!this.renewedAfterRejection) {
+			this.renewedAfterRejection = true;
+			accessTokenCache.invalidate(this.credentials, rejected);
 		}
-		const current = await this.accessToken(credentials);
+		const current = await this.accessToken(msn);
 		return current === rejected ? undefined : current;
 	}
 
-	private send(credentials: VippsCredentials, token: string, path: string, payload: unknown, what: string) {
-		return sendWithRetries(
-			this.options.http,
-			{
-				url: vippsUrl(credentials, path),
-				headers: { Authorization: `Bearer ${token}`, ...commonHeaders(credentials, credentials.merchantSerialNumber) },
-				body: JSON.stringify(payload),
-				timeoutMs: this.options.timeoutMs,
-				signal: this.options.signal,
-				pacer: this.options.pacer,
-			},
-			what,
-		);
-	}
-
-	private async accessToken(credentials: VippsCredentials): Promise<string> {
-		const key = AccessTokenCache.keyOf(credentials);
-		const earlierFailure = this.tokenFailures.get(key);
-		if (earlierFailure) throw earlierFailure;
-		const fetchToken = () => requestAccessToken(this.options.http, credentials);
+	/** `msn` goes along only if a token must be fetched. */
+	private async accessToken(msn: string | undefined): Promise<string> {
+		if (this.tokenFailure) throw this.tokenFailure;
+		const fetchToken = async () => await requestAccessToken(this.options.http, this.credentials, msn);
 		const token =
-			accessTokenCache.usableToken(credentials, fetchToken) ??
-			(await abortable(accessTokenCache.getToken(credentials, fetchToken), this.options.signal).catch((error: Error) => {
-				if (!this.options.signal?.aborted) this.tokenFailures.set(key, error);
+			accessTokenCache.usableToken(this.credentials, fetchToken) ??
+			(await abortable(accessTokenCache.getToken(this.credentials, fetchToken), this.options.signal).catch((error: Error) => {
+				if (!this.options.signal?.aborted) this.tokenFailure = error;
 				throw error;
 			}));
 		this.tokensUsed.add(token);

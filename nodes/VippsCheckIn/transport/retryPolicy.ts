@@ -1,123 +1,124 @@
 /**
- * The retry policy, in one place.
+ * The retry policy, in one place. What decides is whether an attempt may have reached Vipps:
+ * a check-in sent twice shows twice in the customer's app.
  *
- * Retried (exponential backoff with full jitter, bounded in attempts and in total time):
- * - 429 Too Many Requests: after Retry-After (capped) when the gateway sends it. The whole
- *   batch slows down too (see requestPacer.ts), not just this request.
- * - 502, 503, 504: the gateway or a Vipps service is briefly unavailable.
- * - Connection refused or reset, a timeout before any response arrived, a temporary DNS failure.
- *
- * Not retried: 400 (the request is wrong and stays wrong), 403, 404, and 500 (in the Test
- * environment Check-in always answers 500 by design; in production a 500 is a fault to
- * report, not to repeat); failures that stay failures (host not found, untrusted
- * certificate, invalid URL, blocked by n8n's SSRF protection, anything unknown). A 401 is
- * handled by the token logic: one fresh token per execution, one retry.
- *
- * An answer whose status arrived counts as that status even when its body broke off: a 200
- * means Vipps took the check-in, and it is not sent again. A timeout before any answer may
- * still mean Vipps received it: the retry can then show the check-in screen twice. Check-in
- * moves no money, so showing it again is the safer failure than dropping a check-in.
+ * - Surely not (`notSent`, `throttled`): the connection was refused or never opened, the request
+ *   was not completely written (a connect timeout), a temporary DNS failure, a 429 (the gateway
+ *   refused it). Retried after a backoff, `maxAttempts` in all; a 429 waits its Retry-After
+ *   (capped, 1 s when absent) and is bounded by `maxElapsedMs` alone, so throttling loses no item.
+ *   A 401 for the token is VippsApiClient's: one fresh token, sent once more.
+ * - Perhaps (`maybeSent`): no answer within the timeout, the connection broke off after the
+ *   request was sent, 502/503/504. A check-in is sent again after one such attempt, never after
+ *   two. The token request and the QR exchange notify nobody: they retry it like `notSent`.
+ * - Final: any other answer (2xx; 3xx, since Vipps never redirects; 4xx; 500, Test's answer to
+ *   every check-in) even when its body broke off, and failures that sending again cannot mend:
+ *   host not found, untrusted certificate, invalid URL, n8n's SSRF protection, anything unknown.
  */
-
 export const RETRY_POLICY = {
 	maxAttempts: 6,
 	maxElapsedMs: 120_000,
 	baseDelayMs: 250,
 	maxBackoffMs: 10_000,
 	maxRetryAfterMs: 60_000,
+	/** How long a 429 without Retry-After waits. */
+	defaultRetryAfterMs: 1_000,
 } as const;
 
-const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+/** What an attempt means for sending again. */
+export interface AttemptOutcome {
+	reach: 'notSent' | 'throttled' | 'maybeSent' | 'final';
+	/** Retry-After, when the answer had one. */
+	retryAfterMs?: number;
+}
 
-/** Failures before a complete HTTP answer arrived, as n8n's HTTP helper reports them. */
-export type TransportFailureKind =
-	| 'connectionRefused'
-	| 'connectionReset'
-	| 'timeout'
-	/** A temporary DNS failure (EAI_AGAIN): the resolver may answer next time. */
-	| 'dnsTemporary'
-	/** Sending again cannot help: the host does not exist, its certificate is not trusted, the URL is invalid, n8n's SSRF protection refused it… */
-	| 'permanent'
-	| 'cancelled';
+export function outcomeOfStatus(status: number, retryAfterMs?: number): AttemptOutcome {
+	const reach = status === 429 ? 'throttled' : status >= 502 && status <= 504 ? 'maybeSent' : 'final';
+	return { reach, retryAfterMs };
+}
 
+/** A failure before a complete HTTP answer arrived, as n8n's HTTP helper reports it. */
 export interface TransportFailure {
-	kind: TransportFailureKind;
+	kind: 'connectionRefused' | 'connectionReset' | 'timeout' | 'dnsTemporary' | 'permanent' | 'cancelled';
+	reach: AttemptOutcome['reach'];
 	/** The most specific error code found (ENOTFOUND, CERT_HAS_EXPIRED, …) or the error's name. */
 	code: string;
 	/** The description n8n gave (SSRF protection explains itself). */
 	description?: string;
 }
 
-const TRANSIENT_CODES: Record<string, TransportFailureKind> = {
+const TRANSIENT_CODES: Record<string, TransportFailure['kind']> = {
 	ECONNREFUSED: 'connectionRefused',
 	ECONNRESET: 'connectionReset',
 	EPIPE: 'connectionReset',
-	// Axios names a timeout ECONNABORTED (or ETIMEDOUT); a socket that timed out is ETIMEDOUT too.
+	// Axios names its own timeout ECONNABORTED; a socket that timed out is ETIMEDOUT.
 	ECONNABORTED: 'timeout',
 	ETIMEDOUT: 'timeout',
 	EAI_AGAIN: 'dnsTemporary',
 };
 
 /**
- * What went wrong with a request that got no usable HTTP answer. `error` is what n8n's
- * `httpRequest` threw (an axios error, a TypeError for an invalid URL, n8n's SSRF errors).
- * Anything not known to be transient counts as permanent: it fails at once, named.
+ * `error` is what n8n's `httpRequest` threw (an axios error, a TypeError for an invalid URL,
+ * n8n's SSRF errors). Axios keeps the Node request on it, whose `writableFinished` stays false
+ * until the whole request was handed to the connection: then it cannot have arrived (a connect
+ * timeout, a refusal). Without that fact, a timeout or a reset may have arrived.
  */
 export function classifyTransportFailure(error: unknown, signal?: AbortSignal): TransportFailure {
-	const { code, name, description } = errorFacts(error);
-	if (signal?.aborted || code === 'ERR_CANCELED') return { kind: 'cancelled', code };
-	if (/^Ssrf/.test(name)) return { kind: 'permanent', code: name, description };
-	return { kind: TRANSIENT_CODES[code] ?? 'permanent', code };
+	const { code, name, description, request } = errorFacts(error);
+	if (signal?.aborted || code === 'ERR_CANCELED') return { kind: 'cancelled', reach: 'final', code };
+	if (/^Ssrf/.test(name)) return { kind: 'permanent', reach: 'final', code: name, description };
+	const kind = TRANSIENT_CODES[code] ?? 'permanent';
+	const mayHaveArrived = request?.writableFinished !== false && (kind === 'timeout' || kind === 'connectionReset');
+	return { kind, reach: kind === 'permanent' ? 'final' : mayHaveArrived ? 'maybeSent' : 'notSent', code };
 }
 
 /** The first error code on the error or its causes (axios copies the socket's code up; a TypeError keeps it on the cause). */
-function errorFacts(error: unknown): { code: string; name: string; description?: string } {
-	const top = (error ?? {}) as { code?: unknown; name?: unknown; description?: unknown; cause?: unknown };
-	const name = typeof top.name === 'string' ? top.name : 'Error';
+function errorFacts(error: unknown) {
+	type Facts = { code?: unknown; name?: unknown; description?: unknown; cause?: unknown; request?: { writableFinished?: boolean } };
+	const top = (error ?? {}) as Facts;
 	let code: string | undefined;
-	for (let current = top, depth = 0; current && typeof current === 'object' && depth < 3; depth++) {
-		if (typeof current.code === 'string') {
-			code = current.code;
-			break;
-		}
-		current = current.cause as typeof top;
+	for (let current: Facts | undefined = top, depth = 0; current && !code && depth < 3; current = current.cause as Facts, depth++) {
+		if (typeof current.code === 'string') code = current.code;
 	}
-	return { code: code ?? name, name, description: typeof top.description === 'string' ? top.description : undefined };
+	const name = typeof top.name === 'string' ? top.name : 'Error';
+	return { code: code ?? name, name, description: typeof top.description === 'string' ? top.description : undefined, request: top.request };
 }
 
-export type AttemptOutcome =
-	| { type: 'status'; status: number; retryAfterMs?: number }
-	| { type: 'transport'; kind: TransportFailureKind };
-
-export type RetryDecision = { retry: false } | { retry: true; delayMs: number };
-
-export function isRetryable(outcome: AttemptOutcome): boolean {
-	if (outcome.type === 'status') return RETRYABLE_STATUS.has(outcome.status);
-	return outcome.kind !== 'cancelled' && outcome.kind !== 'permanent';
+/** The attempts of one request so far. */
+export interface AttemptTally {
+	attempts: number;
+	/** Attempts that failed other than by a 429: what `maxAttempts` counts. */
+	failures: number;
+	/** Attempts that may have reached Vipps without an answer to keep. */
+	maybeSent: number;
 }
 
-/** Full-jitter exponential backoff: a random delay up to base × 2^(attempt-1), capped. */
-export function backoffDelayMs(attempt: number, random: () => number = Math.random): number {
-	const ceiling = Math.min(RETRY_POLICY.maxBackoffMs, RETRY_POLICY.baseDelayMs * 2 ** (attempt - 1));
-	return Math.round(random() * ceiling);
+export function tallyAttempt(tally: AttemptTally, { reach }: AttemptOutcome): AttemptTally {
+	return {
+		attempts: tally.attempts + 1,
+		failures: tally.failures + (reach === 'notSent' || reach === 'maybeSent' ? 1 : 0),
+		maybeSent: tally.maybeSent + (reach === 'maybeSent' ? 1 : 0),
+	};
 }
 
 /**
- * Decides whether attempt number `attempt` (1-based) is followed by another, and after how
- * long. `elapsedMs` is the time since the first attempt started.
+ * The wait before the next attempt after the one just tallied, or undefined for none. For a
+ * request that `notifiesCustomer` (a check-in), a second attempt that may have arrived is the last.
  */
-export function decideRetry(
-	outcome: AttemptOutcome,
-	attempt: number,
-	elapsedMs: number,
-	random: () => number = Math.random,
-): RetryDecision {
-	if (!isRetryable(outcome) || attempt >= RETRY_POLICY.maxAttempts) return { retry: false };
-	const retryAfterMs = outcome.type === 'status' ? outcome.retryAfterMs : undefined;
+export function decideRetry(outcome: AttemptOutcome, tally: AttemptTally, elapsedMs: number, notifiesCustomer: boolean, random = Math.random): number | undefined {
+	const { reach, retryAfterMs } = outcome;
+	if (reach === 'final' || (notifiesCustomer && reach === 'maybeSent' && tally.maybeSent > 1)) return undefined;
+	if (reach !== 'throttled' && tally.failures >= RETRY_POLICY.maxAttempts) return undefined;
 	const delayMs =
-		retryAfterMs !== undefined ? Math.min(retryAfterMs, RETRY_POLICY.maxRetryAfterMs) : backoffDelayMs(attempt, random);
-	if (elapsedMs + delayMs > RETRY_POLICY.maxElapsedMs) return { retry: false };
-	return { retry: true, delayMs };
+		retryAfterMs !== undefined || reach === 'throttled'
+			? Math.min(retryAfterMs ?? RETRY_POLICY.defaultRetryAfterMs, RETRY_POLICY.maxRetryAfterMs)
+			: backoffDelayMs(tally.failures, random);
+	return elapsedMs + delayMs > RETRY_POLICY.maxElapsedMs ? undefined : delayMs;
+}
+
+/** Full-jitter exponential backoff: a random delay up to base × 2^(failure-1), capped. */
+export function backoffDelayMs(failure: number, random: () => number = Math.random): number {
+	const ceiling = Math.min(RETRY_POLICY.maxBackoffMs, RETRY_POLICY.baseDelayMs * 2 ** (failure - 1));
+	return Math.round(random() * ceiling);
 }
 
 /** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3). */

@@ -21,21 +21,23 @@ export const PACKAGE_VERSION = packageVersion;
 /** Vipps-System-* headers: at most 30 characters each (the OpenAPI contract's maxLength). */
 const SYSTEM_HEADER_MAX_LENGTH = 30;
 
-export interface VippsSystemHeaders {
-	'Vipps-System-Name': string;
-	'Vipps-System-Version': string;
-	'Vipps-System-Plugin-Name': string;
-	'Vipps-System-Plugin-Version': string;
-}
+/**
+ * A node cannot ask n8n for its version, and a verifiable node may not look for it on disk. n8n's
+ * own n8n-workflow library (which the node runs against inside n8n) is released with n8n and
+ * carries its minor version, e.g. 2.41.0 inside n8n 2.41.1: the closest safe stand-in.
+ */
+export const DEFAULT_SYSTEM_VERSION = n8nWorkflowVersion.slice(0, SYSTEM_HEADER_MAX_LENGTH);
 
 export interface VippsCredentials {
 	readonly environment: VippsEnvironment;
+	/** Scheme, host and port only. */
 	readonly baseUrl: string;
 	readonly clientId: string;
 	readonly clientSecret: string;
 	readonly subscriptionKey: string;
 	readonly merchantSerialNumber?: string;
-	readonly systemHeaders: VippsSystemHeaders;
+	/** The four Vipps-System-* headers. */
+	readonly systemHeaders: Readonly<Record<string, string>>;
 }
 
 export class InvalidCredentialsError extends Error {
@@ -47,8 +49,6 @@ export class InvalidCredentialsError extends Error {
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
-/** Vipps's header values are ASCII; anything else is a paste slip, and Node's HTTP client refuses most of it. */
-const NON_ASCII = /[\u0080-\uffff]/;
 
 /** Trimmed text with no control character: CR/LF must never reach a header. */
 const singleLineText = (label: string) =>
@@ -59,17 +59,18 @@ const singleLineText = (label: string) =>
 			message: `${label} contains a line break or another control character (often a copy-paste slip)`,
 		});
 
+/** Vipps's header values are ASCII; anything else is a paste slip, and Node's HTTP client refuses most of it. */
 const headerValue = (label: string) =>
-	singleLineText(label).refine((value) => !NON_ASCII.test(value), {
+	singleLineText(label).refine((value) => !/[\u0080-\uffff]/.test(value), {
 		message: `${label} contains an invisible or non-ASCII character, such as a zero-width space (often a copy-paste slip)`,
 	});
 
-const requiredHeaderValue = (label: string) =>
-	headerValue(label).refine((value) => value !== '', { message: `${label} is empty` });
+const requiredHeaderValue = (label: string) => headerValue(label).refine((value) => value !== '', { message: `${label} is empty` });
 
 const systemHeaderValue = (label: string, fallback: string) =>
 	headerValue(label)
-		.transform((value) => (value === '' ? fallback : value))
+		.optional()
+		.transform((value) => value || fallback)
 		.refine((value) => value.length <= SYSTEM_HEADER_MAX_LENGTH, {
 			message: `${label} is longer than ${SYSTEM_HEADER_MAX_LENGTH} characters (Vipps's limit)`,
 		});
@@ -78,10 +79,8 @@ const systemHeaderValue = (label: string, fallback: string) =>
  * Digits only. The access-token contract says 4–6, but sales units created after the
  * MobilePay merger can carry longer numbers: 4–7 are accepted and the API judges the rest.
  */
-export const MERCHANT_SERIAL_NUMBER_PATTERN = /^[0-9]{4,7}$/;
-
 export function merchantSerialNumberProblem(value: string): string | undefined {
-	if (MERCHANT_SERIAL_NUMBER_PATTERN.test(value)) return undefined;
+	if (/^[0-9]{4,7}$/.test(value)) return undefined;
 	const digits = value.replace(/\D/g, '').length;
 	return `must be 4 to 7 digits (found in the Vipps MobilePay portal under "For developers"); got ${value.length} characters, ${digits} of them digits`;
 }
@@ -102,64 +101,51 @@ const credentialSchema = z
 				const problem = value && !CONTROL_CHARACTERS.test(value) ? merchantSerialNumberProblem(value) : undefined;
 				if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `Merchant Serial Number ${problem}` });
 			}),
-		systemName: systemHeaderValue('System Name', 'n8n').optional(),
-		systemVersion: systemHeaderValue('System Version', '').optional(),
-		pluginName: systemHeaderValue('Plugin Name', packageName).optional(),
-		pluginVersion: systemHeaderValue('Plugin Version', packageVersion).optional(),
+		systemName: systemHeaderValue('System Name', 'n8n'),
+		systemVersion: systemHeaderValue('System Version', DEFAULT_SYSTEM_VERSION),
+		pluginName: systemHeaderValue('Plugin Name', packageName),
+		pluginVersion: systemHeaderValue('Plugin Version', packageVersion),
 	})
 	.superRefine((data, ctx) => {
-		if (data.environment !== 'custom') return;
-		const problem = customBaseUrlProblem(data.customBaseUrl);
+		const problem = data.environment === 'custom' ? customBaseUrlProblem(data.customBaseUrl) : undefined;
 		if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['customBaseUrl'], message: problem });
 	});
 
-function customBaseUrlProblem(value: string | undefined): string | undefined {
-	if (!value?.trim()) return 'Custom Base URL is empty (it is required when Environment is Custom Base URL)';
+/** Scheme, host and port: the node adds the paths, and a redirect is never followed. */
+function customBaseUrlProblem(value = ''): string | undefined {
+	const text = value.trim();
+	if (!text) return 'Custom Base URL is empty (it is required when Environment is Custom Base URL)';
 	let url: URL;
 	try {
-		url = new URL(value.trim());
+		url = new URL(text);
 	} catch {
 		return 'Custom Base URL is not a URL (expected e.g. http://127.0.0.1:8080)';
 	}
-	if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-		return `Custom Base URL must start with http:// or https://, not ${url.protocol}//`;
-	}
+	if (url.protocol !== 'http:' && url.protocol !== 'https:') return `Custom Base URL must start with http:// or https://, not ${url.protocol}//`;
 	if (url.username || url.password) return 'Custom Base URL must not contain a user name or password';
+	if (/[^/]/.test(url.pathname) || /[?#]/.test(text)) {
+		return `Custom Base URL must be scheme, host and port only (e.g. ${url.origin}), without a path, query or fragment`;
+	}
 	return undefined;
 }
 
 /** Parses the decrypted credential data n8n hands the node; throws InvalidCredentialsError. */
 export function parseVippsCredentials(data: Record<string, unknown>): VippsCredentials {
 	const parsed = credentialSchema.safeParse(data);
-	if (!parsed.success) {
-		throw new InvalidCredentialsError(parsed.error.issues.map((issue) => issue.message));
-	}
+	if (!parsed.success) throw new InvalidCredentialsError(parsed.error.issues.map((issue) => issue.message));
 	const value = parsed.data;
-	const baseUrl =
-		value.environment === 'custom' ? trimBaseUrl(value.customBaseUrl!) : VIPPS_BASE_URLS[value.environment];
 	return {
 		environment: value.environment,
-		baseUrl,
+		baseUrl: value.environment === 'custom' ? new URL(value.customBaseUrl!.trim()).origin : VIPPS_BASE_URLS[value.environment],
 		clientId: value.clientId,
 		clientSecret: value.clientSecret,
 		subscriptionKey: value.subscriptionKey,
 		merchantSerialNumber: value.merchantSerialNumber || undefined,
 		systemHeaders: {
-			'Vipps-System-Name': value.systemName ?? 'n8n',
-			'Vipps-System-Version': value.systemVersion || DEFAULT_SYSTEM_VERSION,
-			'Vipps-System-Plugin-Name': value.pluginName ?? packageName,
-			'Vipps-System-Plugin-Version': value.pluginVersion ?? packageVersion,
+			'Vipps-System-Name': value.systemName,
+			'Vipps-System-Version': value.systemVersion,
+			'Vipps-System-Plugin-Name': value.pluginName,
+			'Vipps-System-Plugin-Version': value.pluginVersion,
 		},
 	};
 }
-
-function trimBaseUrl(url: string): string {
-	return url.trim().replace(/\/+$/, '');
-}
-
-/**
- * A node cannot ask n8n for its version, and a verifiable node may not look for it on disk. n8n's
- * own n8n-workflow library (which the node runs against inside n8n) is released with n8n and
- * carries its minor version, e.g. 2.41.0 inside n8n 2.41.1: the closest safe stand-in.
- */
-export const DEFAULT_SYSTEM_VERSION = n8nWorkflowVersion.slice(0, SYSTEM_HEADER_MAX_LENGTH);

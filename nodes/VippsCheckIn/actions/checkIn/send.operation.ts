@@ -121,7 +121,7 @@ const sendLoyaltyCheckIn: ItemOperation<LoyaltyCheckIn> = {
 	},
 
 	async send(client, checkIn) {
-		const sendCheckIn = async () => outputFor(client, checkIn, { checkInId: (await client.sendLoyaltyCheckIn(checkIn)).checkInId });
+		const sendCheckIn = async () => outputFor(client, checkIn, { ...(await client.sendLoyaltyCheckIn(checkIn)) });
 		const guard = repeatGuards.get(this);
 		if (!guard) return await sendCheckIn();
 		const contact = contactKey(client.merchantSerialNumberFor(checkIn.merchantSerialNumber), checkIn.phoneNumber);

@@ -88,11 +88,21 @@ describe('fault kinds, as a real HTTP client sees them', () => {
 		expect(next.status).toBe(200);
 	});
 
-	test('reset: the connection is reset (ECONNRESET) without an answer', async () => {
+	test.each([301, 302, 303, 307, 308] as const)('redirect %i: that status, the Location given, no body', async (status) => {
+		simulator.injectFault({ fault: { kind: 'redirect', status, location: 'http://127.0.0.1:9/elsewhere' } });
+
+		const answer = await checkIn(simulator, token);
+
+		expect(answer).toMatchObject({ status, text: '' });
+		expect(answer.headers.location).toBe('http://127.0.0.1:9/elsewhere');
+		expect(simulator.requests.at(-1)).toMatchObject({ path: PATHS.checkIn, status, fault: 'redirect' });
+	});
+
+	test('reset: the whole request is read and recorded, then the connection is reset (ECONNRESET)', async () => {
 		simulator.injectFault({ fault: { kind: 'reset' } });
 
 		await expect(startCheckIn()).rejects.toMatchObject({ code: 'ECONNRESET' });
-		expect(simulator.requests.at(-1)).toMatchObject({ path: PATHS.checkIn, status: 0, fault: 'reset' });
+		expect(simulator.requests.at(-1)).toMatchObject({ path: PATHS.checkIn, status: 0, fault: 'reset', rawBody: VALID_CHECK_IN });
 	});
 
 	test('hang: never answered, while other requests are, until close()', async () => {

@@ -91,6 +91,30 @@ export function merchantSerialNumberOption(this: IExecuteFunctions, itemIndex: n
 	return text as string;
 }
 
+interface Batch<Prepared> {
+	operation: ItemOperation<Prepared>;
+	client: VippsApiClient;
+	concurrency: number;
+}
+
+/** The operation, the credential and the batch options, each read and checked. */
+async function setUpBatch<Prepared>(
+	context: IExecuteFunctions,
+	setUp: OperationSetup<Prepared>,
+	signal: AbortSignal | undefined,
+): Promise<Batch<Prepared>> {
+	const operation = setUp.call(context);
+	const credentials = await getVippsCredentials.call(context);
+	const { concurrency, maxRequestsPerSecond, timeoutMs } = readBatchSettings.call(context);
+	const client = new VippsApiClient(credentials, {
+		http: context.helpers,
+		pacer: new RequestPacer({ maxConcurrency: concurrency, maxRequestsPerSecond }),
+		timeoutMs,
+		signal,
+	});
+	return { operation, client, concurrency };
+}
+
 export async function runBatch<Prepared>(
 	this: IExecuteFunctions,
 	setUp: OperationSetup<Prepared>,
@@ -99,28 +123,19 @@ export async function runBatch<Prepared>(
 	const continueOnFail = this.continueOnFail();
 	const signal = this.getExecutionCancelSignal();
 
-	// Read the settings. A problem here (credential, options, operation) fails every item: under a
+	// Read the settings. A problem here (operation, credential, options) fails every item: under a
 	// Continue setting each becomes an error item. Thrown instead, n8n would pass the input items on
 	// as if the node had succeeded (WorkflowExecute.handleNodeExecutionError), and the next step
 	// would take every customer as checked in.
-	let operation: ItemOperation<Prepared>;
-	let client: VippsApiClient;
-	let settings: BatchSettings;
+	let batch: Batch<Prepared>;
 	try {
-		operation = setUp.call(this);
-		const credentials = await getVippsCredentials.call(this);
-		settings = readBatchSettings.call(this);
-		client = new VippsApiClient(credentials, {
-			http: this.helpers,
-			pacer: new RequestPacer({ maxConcurrency: settings.concurrency, maxRequestsPerSecond: settings.maxRequestsPerSecond }),
-			timeoutMs: settings.timeoutMs,
-			signal,
-		});
+		batch = await setUpBatch(this, setUp, signal);
 	} catch (error) {
 		const nodeError = toNodeError(this, error);
 		if (!continueOnFail) throw nodeError;
 		return items.map((_, itemIndex) => errorItem(itemIndex, nodeError));
 	}
+	const { operation, client, concurrency } = batch;
 	const results: INodeExecutionData[] = new Array(items.length);
 
 	// Prepare all, before the first request.
@@ -143,7 +158,7 @@ export async function runBatch<Prepared>(
 			results[itemIndex] = { json: dryRun(client, prepared), pairedItem: { item: itemIndex } };
 		}
 	} else {
-		await forEachWithConcurrency(valid.length, settings.concurrency, signal, async (next) => {
+		await forEachWithConcurrency(valid.length, concurrency, signal, async (next) => {
 			// Without Continue On Fail the node stops at the first error: start nothing new (the
 			// items already under way finish).
 			if (failures.length) return;

@@ -98,8 +98,10 @@ describe('On Error for a problem of the whole node, inside real n8n', () => {
 	itN8n('a credential or an option the node refuses: every input item comes out as an error item naming it, none as a success, and nothing reaches Vipps', async () => {
 		stack.simulator.resetLog();
 		const { id: _harnessId, data, ...simulatorKeys } = simulatorCredential(stack.simulator);
+		// A line break inside the secret, as when it was copied across a wrapped line (one at either end is trimmed).
+		const secret = data.clientSecret as string;
 		const [pastedWithNewline] = await stack.n8n.importCredentials([
-			{ ...simulatorKeys, name: 'Vipps MobilePay API (secret pasted with a line break)', data: { ...data, clientSecret: `${data.clientSecret as string}\n` } },
+			{ ...simulatorKeys, name: 'Vipps MobilePay API (secret pasted with a line break)', data: { ...data, clientSecret: `${secret.slice(0, 12)}\n${secret.slice(12)}` } },
 		]);
 		const workflow = customerListWorkflow(
 			'On Error: whole-node failures',

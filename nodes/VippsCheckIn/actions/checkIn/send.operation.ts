@@ -100,30 +100,7 @@ export function setUp(this: IExecuteFunctions): ItemOperation<LoyaltyCheckIn> {
 	const window = repeatWindow.call(this);
 	const guard = window && new RepeatGuard(this, window, this.getTimezone());
 	return {
-		prepare(itemIndex) {
-			const rawPhone = this.getNodeParameter('phoneNumber', itemIndex, undefined) as unknown;
-			const phone = normalizePhoneNumber(rawPhone);
-			if (!phone.valid) {
-				throw new NodeOperationError(this.getNode(), `Phone Number: ${phone.problem}`, {
-					itemIndex,
-					description: 'Nothing was sent for this item. Map a Norwegian mobile number, e.g. +47 912 34 567.',
-				});
-			}
-			const rawMember = this.getNodeParameter('isMember', itemIndex, undefined) as unknown;
-			const member = parseMembershipFlag(rawMember);
-			if (!member.valid) {
-				throw new NodeOperationError(this.getNode(), `Is Member: ${member.problem}`, {
-					itemIndex,
-					description: 'Nothing was sent for this item.',
-				});
-			}
-			return {
-				phoneNumber: phone.msisdn,
-				isMember: member.isMember,
-				merchantSerialNumber: merchantSerialNumberOption.call(this, itemIndex),
-			};
-		},
-
+		prepare: readCheckIn,
 		async send(client, checkIn) {
 			// The client's whole answer goes out: the check-in id and how it was delivered.
 			const sendCheckIn = async () => outputFor(client, checkIn, { ...(await client.sendLoyaltyCheckIn(checkIn)) });
@@ -132,11 +109,31 @@ export function setUp(this: IExecuteFunctions): ItemOperation<LoyaltyCheckIn> {
 			const outcome = await guard.checkIn(contactKey(msn, checkIn.phoneNumber, checkIn.isMember), sendCheckIn);
 			return 'sent' in outcome ? outcome.sent : outputFor(client, checkIn, skipped(outcome.skipped));
 		},
+		dryRun: dryRun ? describe : undefined,
+	};
+}
 
-		dryRun: dryRun
-			? (client, checkIn) =>
-					outputFor(client, checkIn, { dryRun: true, request: client.describeLoyaltyCheckIn(checkIn) as unknown as IDataObject })
-			: undefined,
+function readCheckIn(this: IExecuteFunctions, itemIndex: number): LoyaltyCheckIn {
+	const rawPhone = this.getNodeParameter('phoneNumber', itemIndex, undefined) as unknown;
+	const phone = normalizePhoneNumber(rawPhone);
+	if (!phone.valid) {
+		throw new NodeOperationError(this.getNode(), `Phone Number: ${phone.problem}`, {
+			itemIndex,
+			description: 'Nothing was sent for this item. Map a Norwegian mobile number, e.g. +47 912 34 567.',
+		});
+	}
+	const rawMember = this.getNodeParameter('isMember', itemIndex, undefined) as unknown;
+	const member = parseMembershipFlag(rawMember);
+	if (!member.valid) {
+		throw new NodeOperationError(this.getNode(), `Is Member: ${member.problem}`, {
+			itemIndex,
+			description: 'Nothing was sent for this item.',
+		});
+	}
+	return {
+		phoneNumber: phone.msisdn,
+		isMember: member.isMember,
+		merchantSerialNumber: merchantSerialNumberOption.call(this, itemIndex),
 	};
 }
 
@@ -149,6 +146,10 @@ function isDryRun(this: IExecuteFunctions): boolean {
 		});
 	}
 	return dryRun.yes;
+}
+
+function describe(client: VippsApiClient, checkIn: LoyaltyCheckIn): IDataObject {
+	return outputFor(client, checkIn, { dryRun: true, request: client.describeLoyaltyCheckIn(checkIn) as unknown as IDataObject });
 }
 
 function outputFor(client: VippsApiClient, checkIn: LoyaltyCheckIn, extra: IDataObject): IDataObject {

@@ -6,6 +6,8 @@
  */
 import type { INodeExecutionData } from 'n8n-workflow';
 
+import { simulatorCredential } from '../workflow/fixtures';
+
 import type { RecordedRequest } from '../../simulator/VippsSimulator';
 import { CHECK_IN_ID, useSimulatorAndN8n, customerListWorkflow, itemsOf, jsonOf } from './support';
 
@@ -25,12 +27,14 @@ const STOP = 'On Error: Stop Workflow';
 const pairing = (items: INodeExecutionData[]) => items.map((item) => item.pairedItem);
 const statuses = (requests: RecordedRequest[]) => requests.map((request) => request.status);
 
-const checkedIn = (phoneNumber: string, isMember: boolean) => ({
-	checkInId: expect.stringMatching(CHECK_IN_ID),
-	phoneNumber,
-	isMember,
-	merchantSerialNumber: '123456',
-});
+/** A sent check-in; the transport may add how it was delivered (attempts, possibleDuplicate). */
+const checkedIn = (phoneNumber: string, isMember: boolean) =>
+	expect.objectContaining({
+		checkInId: expect.stringMatching(CHECK_IN_ID),
+		phoneNumber,
+		isMember,
+		merchantSerialNumber: '123456',
+	});
 
 const BAD_PHONE = /^Phone Number: .*"abc"/;
 
@@ -82,5 +86,53 @@ describe('On Error, inside real n8n', () => {
 		for (const secret of [stack.simulator.keys.clientSecret, stack.simulator.keys.subscriptionKey, ...stack.simulator.issuedTokens()]) {
 			expect(visible).not.toContain(secret);
 		}
+	});
+});
+
+describe('On Error for a problem of the whole node, inside real n8n', () => {
+	const BAD_CREDENTIAL = 'Client Secret with a line break: Continue (using error output)';
+	const BAD_CONCURRENCY = 'Concurrency 0: Continue (using error output)';
+	const UNCLEAR_DRY_RUN = 'Dry Run "maybe": Continue';
+	const BAD_WINDOW = 'Skip Repeats within 0 minutes: Continue (using error output)';
+
+	itN8n('a credential or an option the node refuses: every input item comes out as an error item naming it, none as a success, and nothing reaches Vipps', async () => {
+		stack.simulator.resetLog();
+		const { id: _harnessId, data, ...simulatorKeys } = simulatorCredential(stack.simulator);
+		// A line break inside the secret, as when it was copied across a wrapped line (one at either end is trimmed).
+		const secret = data.clientSecret as string;
+		const [pastedWithNewline] = await stack.n8n.importCredentials([
+			{ ...simulatorKeys, name: 'Vipps MobilePay API (secret pasted with a line break)', data: { ...data, clientSecret: `${secret.slice(0, 12)}\n${secret.slice(12)}` } },
+		]);
+		const workflow = customerListWorkflow(
+			'On Error: whole-node failures',
+			CUSTOMERS.slice(0, 2),
+			[
+				{ name: BAD_CREDENTIAL, onError: 'continueErrorOutput' },
+				{ name: BAD_CONCURRENCY, onError: 'continueErrorOutput', options: { concurrency: 0 } },
+				{ name: UNCLEAR_DRY_RUN, onError: 'continueRegularOutput', options: { dryRun: '={{ "maybe" }}' } },
+				{ name: BAD_WINDOW, onError: 'continueErrorOutput', options: { skipRepeats: 'minutes', skipRepeatsMinutes: 0 } },
+			],
+			stack.credential,
+		);
+		const badCredentialNode = workflow.nodes.find((node) => node.name === BAD_CREDENTIAL)!;
+		badCredentialNode.credentials = { vippsMobilePayApi: { id: pastedWithNewline.id, name: pastedWithNewline.name } };
+		const id = await stack.n8n.importWorkflow(workflow);
+		const result = await stack.n8n.execute(id);
+
+		expect(result.error).toBeNull();
+		const expectErrorItems = (items: INodeExecutionData[], error: RegExp) => {
+			expect(pairing(items)).toEqual([{ item: 0 }, { item: 1 }]);
+			expect(items.map((item) => item.json.error)).toEqual([expect.stringMatching(error), expect.stringMatching(error)]);
+		};
+		expectErrorItems(itemsOf(result, BAD_CREDENTIAL, 1), /^The Vipps MobilePay API credential is not valid: Client Secret contains a line break/);
+		expect(itemsOf(result, BAD_CREDENTIAL, 0)).toEqual([]);
+		expectErrorItems(itemsOf(result, BAD_CONCURRENCY, 1), /^Concurrency must be a whole number from 1 to \d+; got 0/);
+		expect(itemsOf(result, BAD_CONCURRENCY, 0)).toEqual([]);
+		expectErrorItems(itemsOf(result, UNCLEAR_DRY_RUN, 0), /^Option "Dry Run": Expected true or false/);
+		expectErrorItems(itemsOf(result, BAD_WINDOW, 1), /^Skip Repeats Within \(Minutes\) must be more than 0/);
+		expect(itemsOf(result, BAD_WINDOW, 0)).toEqual([]);
+
+		expect(stack.simulator.requests).toEqual([]);
+		expect(`${result.rawStdout}\n${result.logTail}`).not.toContain(stack.simulator.keys.clientSecret);
 	});
 });

@@ -2,7 +2,7 @@ import { DateTime } from 'luxon';
 
 import { SLOTS_PER_WINDOW, bucketKeys, contactKey, type RepeatWindow } from '../../nodes/VippsCheckIn/actions/checkIn/repeatGuard';
 
-const CONTACT = contactKey('123456', '4791234567');
+const CONTACT = contactKey('123456', '4791234567', true);
 const oslo = (iso: string) => DateTime.fromISO(iso, { zone: 'Europe/Oslo' });
 
 /** Whether a check-in at `later` finds a record that a check-in at `earlier` wrote. */
@@ -12,9 +12,10 @@ function blocks(window: RepeatWindow, earlier: DateTime, later: DateTime): boole
 }
 
 describe('contactKey', () => {
-	it('is the MSN and the MSISDN; a check-in without an MSN has a key of its own', () => {
-		expect(contactKey('123456', '4791234567')).toBe('123456:4791234567');
-		expect(contactKey(null, '4791234567')).toBe('-:4791234567');
+	it('is the MSN, the MSISDN and Is Member; a check-in without an MSN has a key of its own', () => {
+		expect(contactKey('123456', '4791234567', true)).toBe('123456:4791234567:member');
+		expect(contactKey(null, '4791234567', true)).toBe('-:4791234567:member');
+		expect(contactKey('123456', '4791234567', false)).toBe('123456:4791234567:non-member');
 	});
 });
 
@@ -25,7 +26,7 @@ describe('bucketKeys: Within the Same Hour', () => {
 		expect(blocks(window, oslo('2026-11-25T14:00:00'), oslo('2026-11-25T14:59:59.999'))).toBe(true);
 		expect(blocks(window, oslo('2026-11-25T14:59:59.999'), oslo('2026-11-25T15:00:00'))).toBe(false);
 		expect(bucketKeys(window, CONTACT, oslo('2026-11-25T14:23:05'))).toEqual({
-			claim: '123456:4791234567:hour:2026-11-25T14:00:00.000+01:00',
+			claim: '123456:4791234567:member:hour:2026-11-25T14:00:00.000+01:00',
 			extend: [],
 			since: oslo('2026-11-25T14:00:00'),
 		});
@@ -50,7 +51,7 @@ describe('bucketKeys: The Same Day', () => {
 		expect(blocks(window, oslo('2026-11-25T00:00:00'), oslo('2026-11-25T23:59:59.999'))).toBe(true);
 		expect(blocks(window, oslo('2026-11-25T23:59:59.999'), oslo('2026-11-26T00:00:00'))).toBe(false);
 		expect(bucketKeys(window, CONTACT, oslo('2026-11-25T14:23:05'))).toEqual({
-			claim: '123456:4791234567:day:2026-11-25',
+			claim: '123456:4791234567:member:day:2026-11-25',
 			extend: [],
 			since: oslo('2026-11-25T00:00:00'),
 		});

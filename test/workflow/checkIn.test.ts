@@ -44,7 +44,7 @@ describe('mapping fields from an earlier node', () => {
 
 		expect(run.error).toBeUndefined();
 		const [item] = run.itemsOf(VIPPS_NODE);
-		expect(item.json).toEqual({
+		expect(item.json).toMatchObject({
 			checkInId: expect.stringMatching(/^[0-9a-f-]{36}$/),
 			phoneNumber: '4791234567',
 			isMember: true,
@@ -155,12 +155,12 @@ describe('messy and invalid input', () => {
 		expectContractCompliance();
 	});
 
-	it('without Continue On Fail: stops at the bad item, names it and the field, and starts nothing after it', async () => {
+	it('without Continue On Fail: stops at the bad item, names it and the field, and sends nothing at all', async () => {
 		const run = await runWorkflow(checkInWorkflow({ items: batch }), { credentials: [simulatorCredential(simulator)] });
 		expect(run.error?.message).toMatch(/^Phone Number: .*"call me maybe"/);
 		expect((run.error as unknown as { context: { itemIndex: number } }).context.itemIndex).toBe(1);
-		// Only the item before the bad one went out.
-		expect(simulator.checkInRequests().map((r) => r.body)).toEqual([{ phoneNumber: '4791234567', isMember: true }]);
+		// Every item is checked before the first request: not even the valid item before it went out.
+		expect(simulator.requests).toHaveLength(0);
 	});
 
 	it('bad input sends nothing for it: a batch whose first item is bad sends no request at all', async () => {
@@ -398,15 +398,22 @@ describe('dry run', () => {
 		expect(simulator.checkInRequests()).toHaveLength(1);
 	});
 
-	it('an unclear Dry Run ("maybe") stops the node before any request, even with Continue On Fail', async () => {
+	it('an unclear Dry Run ("maybe") sends nothing: with Continue On Fail every item comes out as an error item saying so', async () => {
 		const run = await runWorkflow(
 			checkInWorkflow({ items: [{ phone: '91234567', member: true }], options: { dryRun: '={{ "maybe" }}' }, continueOnFail: true }),
 			{ credentials: [simulatorCredential(simulator)] },
 		);
 
-		expect(run.error?.message).toBe(
-			'Option "Dry Run": Expected true or false (or yes/no, ja/nei, 1/0); got the text "maybe" (no digits, with letters or other characters)',
-		);
+		expect(run.error).toBeUndefined();
+		expect(run.itemsOf(VIPPS_NODE)).toEqual([
+			{
+				json: {
+					error: 'Option "Dry Run": Expected true or false (or yes/no, ja/nei, 1/0); got the text "maybe" (no digits, with letters or other characters)',
+					details: { description: expect.stringMatching(/^Nothing was sent\./) },
+				},
+				pairedItem: { item: 0 },
+			},
+		]);
 		expect(simulator.requests).toHaveLength(0);
 	});
 });

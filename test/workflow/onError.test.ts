@@ -4,7 +4,7 @@
  * n8n's own nodes do (WorkflowExecute.handleNodeErrorOutput: `item.error`, or `json` holding only
  * `error`, `message` and `details`); anything else stays on the success output.
  */
-import type { INode, INodeExecutionData } from 'n8n-workflow';
+import type { IDataObject, INode, INodeExecutionData } from 'n8n-workflow';
 
 import { runWorkflow, type WorkflowRun } from '../../harness/runWorkflow';
 import { PATHS, type VippsSimulator } from '../../simulator/VippsSimulator';
@@ -33,12 +33,14 @@ async function runWith(onError: INode['onError'], items = ITEMS): Promise<Workfl
 
 const pairing = (items: INodeExecutionData[]) => items.map((item) => item.pairedItem);
 
-const checkedIn = (phoneNumber: string, isMember: boolean) => ({
-	checkInId: expect.any(String),
-	phoneNumber,
-	isMember,
-	merchantSerialNumber: '123456',
-});
+/** A sent check-in; the transport may add how it was delivered (attempts, possibleDuplicate). */
+const checkedIn = (phoneNumber: string, isMember: boolean) =>
+	expect.objectContaining({
+		checkInId: expect.any(String),
+		phoneNumber,
+		isMember,
+		merchantSerialNumber: '123456',
+	});
 
 /** Neither a key nor an access token anywhere in what the run left behind. */
 function expectNoSecrets(run: WorkflowRun): void {
@@ -105,5 +107,97 @@ describe('On Error', () => {
 		expect(failed[0].json.error).toMatch(/^Vipps rejected the check-in/);
 		expect(JSON.stringify(failed[0].json)).toContain('The user is not a Vipps user.');
 		expectNoSecrets(run);
+	});
+});
+
+/**
+ * A problem of the whole node, not of one item: n8n itself, when a node throws under a Continue
+ * setting, passes the input items on as if they had succeeded (WorkflowExecute
+ * .handleNodeExecutionError). The node must turn such a problem into one error item per input.
+ */
+interface WholeNodeFailure {
+	what: string;
+	/** The credential's fields that differ from the simulator's good ones. */
+	credential?: IDataObject;
+	parameters?: IDataObject;
+	options?: IDataObject;
+	error: RegExp;
+}
+
+const WHOLE_NODE_FAILURES: WholeNodeFailure[] = [
+	{
+		what: 'a Client Secret pasted with a line break',
+		credential: { clientSecret: 'secret-part-one\nsecret-part-two' },
+		error: /^The Vipps MobilePay API credential is not valid: Client Secret contains a line break/,
+	},
+	{
+		what: "an invalid MSN in the credential",
+		credential: { merchantSerialNumber: 'MSN-12' },
+		error: /^The Vipps MobilePay API credential is not valid: Merchant Serial Number must be 4 to 7 digits/,
+	},
+	{ what: 'Concurrency 0', options: { concurrency: 0 }, error: /^Concurrency must be a whole number from 1 to \d+; got 0/ },
+	{ what: 'Max Requests per Second below 0', options: { maxRequestsPerSecond: -5 }, error: /Max Requests per Second must be 0 or more; got -5/ },
+	{ what: 'a Timeout of 50 ms', options: { timeout: 50 }, error: /Timeout must be at least 100 ms; got 50/ },
+	{ what: 'a Dry Run expression that gives "maybe"', options: { dryRun: '={{ "maybe" }}' }, error: /^Option "Dry Run": Expected true or false/ },
+	{
+		what: 'Skip Repeats within 0 minutes',
+		options: { skipRepeats: 'minutes', skipRepeatsMinutes: 0 },
+		error: /^Skip Repeats Within \(Minutes\) must be more than 0; got 0/,
+	},
+	{ what: 'an unknown Skip Repeats choice', options: { skipRepeats: 'weekly' }, error: /^Skip Repeats: unknown choice "weekly"/ },
+	{ what: 'an unknown operation', parameters: { operation: 'cancel' }, error: /^The operation "cancel" of "checkIn" is not supported/ },
+	{
+		what: 'a Client Secret with a line break, in Get Phone Number From QR Code',
+		credential: { clientSecret: 'secret-part-one\r\nsecret-part-two' },
+		parameters: { resource: 'qrCode', operation: 'getPhoneNumber', qrCode: '={{ $json.phone }}' },
+		error: /^The Vipps MobilePay API credential is not valid: Client Secret contains a line break/,
+	},
+];
+
+describe('On Error, for a problem of the whole node (credential, options, operation): one error item per input, nothing sent', () => {
+	function runFailing(failure: WholeNodeFailure, onError: INode['onError']): Promise<WorkflowRun> {
+		const workflow = checkInWorkflow({ items: ITEMS.slice(0, 2), parameters: failure.parameters, options: failure.options, onError });
+		return runWorkflow(workflow, { credentials: [simulatorCredential(simulator, failure.credential)] });
+	}
+
+	/** One error item per input item, paired and in input order, each naming the problem. */
+	function expectErrorItems(items: INodeExecutionData[], error: RegExp): void {
+		expect(pairing(items)).toEqual([{ item: 0 }, { item: 1 }]);
+		for (const item of items) expect(item.json.error).toMatch(error);
+		expect(items.map((item) => item.json)).not.toContainEqual(expect.objectContaining({ checkInId: expect.anything() }));
+	}
+
+	describe.each(WHOLE_NODE_FAILURES)('$what', (failure) => {
+		it('Stop Workflow: the execution fails with that error; the node puts out nothing', async () => {
+			const run = await runFailing(failure, 'stopWorkflow');
+
+			expect(run.error?.message).toMatch(failure.error);
+			expect(run.itemsOf(VIPPS_NODE, 0)).toEqual([]);
+			expect(simulator.requests).toEqual([]);
+			expectNoSecrets(run);
+		});
+
+		it('Continue: every input comes out as an error item on the success output, none as a success', async () => {
+			const run = await runFailing(failure, 'continueRegularOutput');
+
+			expect(run.error).toBeUndefined();
+			expectErrorItems(run.itemsOf(VIPPS_NODE, 0), failure.error);
+			expect(run.itemsOf(VIPPS_NODE, 1)).toEqual([]);
+			expect(simulator.requests).toEqual([]);
+			expectNoSecrets(run);
+		});
+
+		it('Continue (using error output): every input comes out on the error output, the success output stays empty', async () => {
+			const run = await runFailing(failure, 'continueErrorOutput');
+
+			expect(run.error).toBeUndefined();
+			expect(run.itemsOf(VIPPS_NODE, 0)).toEqual([]);
+			const failed = run.itemsOf(VIPPS_NODE, 1);
+			expectErrorItems(failed, failure.error);
+			// n8n adds the input item's fields to an error item: the user sees which customer it was.
+			expect(failed.map((item) => item.json.phone)).toEqual([ITEMS[0].phone, ITEMS[1].phone]);
+			expect(simulator.requests).toEqual([]);
+			expectNoSecrets(run);
+		});
 	});
 });

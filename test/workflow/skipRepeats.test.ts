@@ -4,8 +4,11 @@
  * deduplication records), real HTTP to the simulator. The clock is luxon's (`Settings.now`), which
  * the node reads through `DateTime.now()`: the tests set it to the times they need.
  */
+import { createServer, request, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 import { DateTime, Settings } from 'luxon';
-import type { IDataObject } from 'n8n-workflow';
+import type { ICheckProcessedContextData, IDataObject, INode } from 'n8n-workflow';
 
 import { processedData, runWorkflow, startWorkflow, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
 import { PATHS, type VippsSimulator } from '../../simulator/VippsSimulator';
@@ -163,6 +166,175 @@ describe('Skip Repeats within one batch', () => {
 			expect.objectContaining({ error: expect.stringMatching(/Vipps rejected the check-in/) }),
 			expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4791234567' }),
 		]);
+	});
+});
+
+/**
+ * A gate between the node and the simulator that holds the first check-in for `phoneNumber` until
+ * the test lets it through: it keeps that check-in under way for exactly as long as a test needs,
+ * whatever the machine's load.
+ */
+async function startGate(target: VippsSimulator, phoneNumber: string) {
+	let holdNext = true;
+	let held: (() => void) | undefined;
+	let arrived!: () => void;
+	const holding = new Promise<void>((resolve) => (arrived = resolve));
+	const forward = (method: string, url: string, headers: IncomingHttpHeaders, body: Buffer, reply: import('node:http').ServerResponse) => {
+		const upstream = request(`${target.baseUrl}${url}`, { method, headers }, (answer) => {
+			reply.writeHead(answer.statusCode ?? 502, answer.headers);
+			answer.pipe(reply);
+		});
+		upstream.end(body);
+	};
+	const server = createServer((req, res) => {
+		const chunks: Buffer[] = [];
+		req.on('data', (chunk: Buffer) => chunks.push(chunk));
+		req.on('end', () => {
+			const body = Buffer.concat(chunks);
+			const send = () => forward(req.method ?? 'POST', req.url ?? '/', req.headers, body, res);
+			if (holdNext && req.url === PATHS.checkIn && body.toString().includes(phoneNumber)) {
+				holdNext = false;
+				held = send;
+				arrived();
+			} else send();
+		});
+	});
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	return {
+		baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+		/** Resolves once the held check-in has arrived. */
+		holding,
+		release: () => held?.(),
+		close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+	};
+}
+
+describe('Skip Repeats tells the truth', () => {
+	const OLA = { phone: '98765432', member: true };
+	const notAVippsUser = { kind: 'badRequest' as const, invalidParams: [{ name: 'phoneNumber', reason: 'Not a Vipps user' }] };
+
+	it('a contact whose check-in is under way in another execution waits for its outcome; that send fails, so this execution sends it', async () => {
+		clockAt('2026-11-25T14:10:00');
+		// Kari's first check-in to reach Vipps is refused.
+		simulator.injectFault({ fault: notAVippsUser, path: PATHS.checkIn, phoneNumber: '4791234567' });
+		const gate = await startGate(simulator, '4791234567');
+		try {
+			const credentials = [simulatorCredential(simulator, { customBaseUrl: gate.baseUrl })];
+			// Execution A: Kari's check-in leaves and is held at the gate.
+			const first = startWorkflow(workflow({ items: [KARI] }), { credentials });
+			await gate.holding;
+			// Execution B of the same node: Kari, then Ola. Ola reaching Vipps shows B has dealt with Kari's turn.
+			const second = startWorkflow(workflow({ items: [KARI, OLA], options: { concurrency: 2 } }), { credentials });
+			await simulator.waitForRequests(2);
+			expect(sentPhoneNumbers()).toEqual(['4798765432']);
+
+			gate.release();
+			const [a, b] = await Promise.all([first.result, second.result]);
+
+			expect(a.error?.message).toMatch(/^Vipps rejected the check-in/);
+			// B did not claim a check-in that never happened: it sent Kari itself.
+			expect(outputOf(b)).toEqual([
+				expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4791234567' }),
+				expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4798765432' }),
+			]);
+			expect(simulator.checkInRequests().map((r) => `${(r.body as IDataObject).phoneNumber} ${r.status}`)).toEqual([
+				'4798765432 200',
+				'4791234567 400',
+				'4791234567 200',
+			]);
+		} finally {
+			await gate.close();
+		}
+	});
+
+	it('a contact whose check-in is under way in another execution waits for it; when it is sent, this one is a repeat at that exact time', async () => {
+		clockAt('2026-11-25T14:10:00');
+		const gate = await startGate(simulator, '4791234567');
+		try {
+			const credentials = [simulatorCredential(simulator, { customBaseUrl: gate.baseUrl })];
+			const first = startWorkflow(workflow({ items: [KARI] }), { credentials });
+			await gate.holding;
+			const second = startWorkflow(workflow({ items: [KARI, OLA], options: { concurrency: 2 } }), { credentials });
+			await simulator.waitForRequests(2);
+			gate.release();
+			const [a, b] = await Promise.all([first.result, second.result]);
+
+			expect(outputOf(a)).toEqual([expect.objectContaining({ checkInId: expect.any(String) })]);
+			expect(outputOf(b)[0]).toEqual(skipped('2026-11-25T14:10:00', '2026-11-25T14:10:00'));
+			expect(sentPhoneNumbers()).toEqual(['4798765432', '4791234567']);
+		} finally {
+			await gate.close();
+		}
+	});
+
+	it('Is Member is part of a repeat: a check-in as non-member (the app shows nothing) does not block the member one', async () => {
+		clockAt('2026-11-25T14:10:00');
+		await run({ items: [{ ...KARI, member: false }] });
+		clockAt('2026-11-25T14:20:00');
+		const joined = await run({ items: [KARI, { ...KARI, member: false }] });
+
+		expect(simulator.checkInRequests().map((request) => request.body)).toEqual([
+			{ phoneNumber: '4791234567', isMember: false },
+			{ phoneNumber: '4791234567', isMember: true },
+		]);
+		expect(outputOf(joined)).toEqual([
+			expect.objectContaining({ checkInId: expect.any(String), isMember: true }),
+			expect.objectContaining({ skipped: true, isMember: false }),
+		]);
+	});
+
+	describe("at n8n's cap of 10,000 records", () => {
+		const CONTEXT = { workflow: { id: 'harness', active: false }, node: { id: 'vipps' } as INode } satisfies ICheckProcessedContextData;
+		/** Contact i: 9xxxxxxx with i in the last seven digits. */
+		const contact = (i: number) => ({ phone: `9${String(i).padStart(7, '0')}`, member: true });
+		const msisdn = (i: number) => `479${String(i).padStart(7, '0')}`;
+
+		/**
+		 * n8n's records holding 10,000 check-ins of today, contacts 0–9,999 in that order, written as
+		 * the node writes them: the key of one real check-in, with the phone number swapped.
+		 */
+		async function tenThousandCheckInsToday(): Promise<string[]> {
+			await run({ items: [contact(0)], options: { skipRepeats: 'sameDay' } });
+			const [template] = processedData.valuesOf('harness', 'vipps');
+			expect(template).toContain(msisdn(0));
+			processedData.clear();
+			const keys = Array.from({ length: 10_000 }, (_, i) => template.replace(msisdn(0), msisdn(i)));
+			await processedData.checkProcessedAndRecord(keys, 'node', CONTEXT, { mode: 'entries', maxEntries: 10_000 });
+			simulator.resetLog();
+			return keys;
+		}
+
+		it('128 check-ins failing at once push out no live record: contacts 0–127 are still skipped', async () => {
+			clockAt('2026-11-25T14:10:00');
+			const recorded = await tenThousandCheckInsToday();
+			simulator.injectFault({ fault: notAVippsUser, path: PATHS.checkIn, times: 128 });
+
+			const newContacts = Array.from({ length: 128 }, (_, i) => ({ phone: `4${String(i).padStart(7, '0')}`, member: true }));
+			const failing = await run({ items: newContacts, options: { skipRepeats: 'sameDay', concurrency: 128 }, continueOnFail: true });
+			expect(outputOf(failing).filter((json) => json.error)).toHaveLength(128);
+			expect(processedData.valuesOf('harness', 'vipps')).toEqual(recorded);
+
+			simulator.resetLog();
+			const again = await run({ items: Array.from({ length: 128 }, (_, i) => contact(i)), options: { skipRepeats: 'sameDay' } });
+			expect(outputOf(again).every((json) => json.skipped === true)).toBe(true);
+			expect(simulator.checkInRequests()).toEqual([]);
+		});
+
+		it('failures among successes: only the successes push out the oldest records, one each', async () => {
+			clockAt('2026-11-25T14:10:00');
+			const recorded = await tenThousandCheckInsToday();
+			const newContacts = Array.from({ length: 128 }, (_, i) => ({ phone: `4${String(i).padStart(7, '0')}`, member: true }));
+			// Every other new contact is refused: 64 fail, 64 are sent, all under way together.
+			for (let i = 0; i < 128; i += 2) simulator.injectFault({ fault: notAVippsUser, path: PATHS.checkIn, phoneNumber: `474${String(i).padStart(7, '0')}` });
+
+			const mixed = await run({ items: newContacts, options: { skipRepeats: 'sameDay', concurrency: 128 }, continueOnFail: true });
+			expect(outputOf(mixed).filter((json) => json.checkInId)).toHaveLength(64);
+
+			const records = new Set(processedData.valuesOf('harness', 'vipps'));
+			// 64 successes may push out the 64 oldest records; every later one is still there.
+			expect(recorded.slice(64).filter((key) => !records.has(key))).toEqual([]);
+			expect(records.size).toBeGreaterThanOrEqual(10_000);
+		});
 	});
 });
 

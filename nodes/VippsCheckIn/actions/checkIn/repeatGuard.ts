@@ -1,30 +1,41 @@
 /**
- * Skip Repeats: a phone number (with its MSN) already checked in within the chosen window is not
- * sent again.
+ * Skip Repeats: a contact (phone number, MSN and Is Member) already checked in within the chosen
+ * window is not sent again.
  *
  * The records live in n8n's database, through n8n's own deduplication helpers (scope "node",
  * mode "entries", as the Remove Duplicates node keeps them), so they hold across executions,
- * restarts and queue-mode workers. A record is a key `<msn>:<msisdn>:<window>:<bucket>`: a check-in
- * claims its bucket's key before it is sent, and gives it back when the send fails, so only
- * successful check-ins block later ones.
+ * restarts and queue-mode workers. A record is a key `<contact>:<window>:<bucket>`.
+ *
+ * n8n's helpers have no lookup that leaves the records as they are: checkProcessedAndRecord
+ * records every key it did not know, and drops the oldest beyond `maxEntries`. So a check-in
+ * looks up by claiming its key, sends, and keeps the claim when the send succeeds or gives it back
+ * when it fails. Every write lets the records grow by the check-ins under way in this process, so
+ * a claim that is later given back never pushes out the record of a check-in that took place.
+ *
+ * Within this n8n process, a contact whose check-in is under way (in this execution or another of
+ * the same node) is not looked up until that check-in ends: sent, the later one is a repeat;
+ * failed, the later one tries. Across queue-mode workers nothing waits: a second worker may send
+ * the same contact in the same moments.
  *
  * - Same Hour / Same Day: the bucket is the calendar hour or day in the workflow's timezone.
  * - Within N Minutes: a sliding window. Time is cut into slots of N/5 minutes; a check-in claims
- *   its slot and also records the next 5, so any check-in in those slots — at least N and at most
- *   N + N/5 minutes later — finds a record in its own slot. One key is looked up per check-in.
+ *   its slot and, once sent, also records the next 5, so any check-in in those slots — at least N
+ *   and at most N + N/5 minutes later — finds a record in its own slot. One key is looked up per
+ *   check-in.
  */
 import { DateTime } from 'luxon';
 import type { ICheckProcessedOptions, IExecuteFunctions } from 'n8n-workflow';
 
 export type RepeatWindow = { kind: 'sameHour' } | { kind: 'sameDay' } | { kind: 'minutes'; minutes: number };
 
-/** Records kept per node (n8n drops the oldest beyond this): one per check-in, six in minutes mode. */
+/**
+ * Records kept per node (n8n drops the oldest beyond this, plus one per check-in under way): one per
+ * check-in, six in minutes mode.
+ */
 export const MAX_RECORDS = 10_000;
 
 /** Slots per window in minutes mode: a repeat is skipped for up to a fifth longer than asked. */
 export const SLOTS_PER_WINDOW = 5;
-
-const RECORD_OPTIONS: ICheckProcessedOptions = { mode: 'entries', maxEntries: MAX_RECORDS };
 
 /** When the earlier check-in took place, as precisely as the records tell. */
 export interface PreviousCheckIn {
@@ -33,15 +44,15 @@ export interface PreviousCheckIn {
 }
 
 export interface BucketKeys {
-	/** Present in n8n's records ⇔ a check-in within the window; recorded when this one is sent. */
+	/** Present in n8n's records ⇔ a check-in within the window; claimed before this one is sent. */
 	claim: string;
-	/** Recorded with the claim: the later slots this check-in blocks (minutes mode). */
+	/** Recorded once this check-in is sent: the later slots it blocks (minutes mode). */
 	extend: string[];
 	/** The earliest a check-in that recorded `claim` can have taken place. */
 	since: DateTime;
 }
 
-/** The records a check-in of `contact` (`<msn>:<msisdn>`) at `at` looks up and writes. */
+/** The records a check-in of `contact` (contactKey) at `at` looks up and writes. */
 export function bucketKeys(window: RepeatWindow, contact: string, at: DateTime): BucketKeys {
 	switch (window.kind) {
 		case 'sameHour': {
@@ -65,8 +76,9 @@ export function bucketKeys(window: RepeatWindow, contact: string, at: DateTime):
 	}
 }
 
-export function contactKey(merchantSerialNumber: string | null, msisdn: string): string {
-	return `${merchantSerialNumber ?? '-'}:${msisdn}`;
+/** What makes a repeat: the same MSN, phone number and Is Member (a non-member check-in shows nothing in the app). */
+export function contactKey(merchantSerialNumber: string | null, msisdn: string, isMember: boolean): string {
+	return `${merchantSerialNumber ?? '-'}:${msisdn}:${isMember ? 'member' : 'non-member'}`;
 }
 
 /**
@@ -81,7 +93,7 @@ class RecordBook {
 
 	constructor(
 		private readonly context: IExecuteFunctions,
-		private readonly lockName: string,
+		private readonly node: string,
 	) {}
 
 	/** Records `keys`; resolves to those that were not recorded before. */
@@ -90,7 +102,7 @@ class RecordBook {
 	}
 
 	async remove(keys: string[]): Promise<void> {
-		if (keys.length) await this.enqueue(keys, true);
+		await this.enqueue(keys, true);
 	}
 
 	private enqueue(keys: string[], remove: boolean): Promise<Set<string>> {
@@ -106,14 +118,17 @@ class RecordBook {
 			const batch = this.waiting;
 			this.waiting = [];
 			try {
-				const added = await withNodeLock(this.lockName, async () => {
+				const added = await withNodeLock(this.node, async () => {
 					const { helpers } = this.context;
-					// Removals first: a check-in that failed gives its slot back before a retry claims it.
+					// Every claim in the records that may still be given back belongs to a check-in under
+					// way here: n8n trims to the cap plus those, so giving one back leaves the cap's worth.
+					const options: ICheckProcessedOptions = { mode: 'entries', maxEntries: MAX_RECORDS + (underWay.get(this.node)?.size ?? 0) };
+					// Removals first: a check-in that failed gives its claim back before a retry claims it.
 					const removals = batch.filter((entry) => entry.remove).flatMap((entry) => entry.keys);
-					if (removals.length) await helpers.removeProcessed(removals, 'node', RECORD_OPTIONS);
+					if (removals.length) await helpers.removeProcessed(removals, 'node', options);
 					const records = batch.filter((entry) => !entry.remove).flatMap((entry) => entry.keys);
 					if (!records.length) return new Set<string>();
-					const { new: added } = await helpers.checkProcessedAndRecord(records, 'node', RECORD_OPTIONS);
+					const { new: added } = await helpers.checkProcessedAndRecord(records, 'node', options);
 					return new Set(added.map(String));
 				});
 				for (const entry of batch) entry.settle(undefined, added);
@@ -139,42 +154,44 @@ async function withNodeLock<T>(name: string, task: () => Promise<T>): Promise<T>
 	}
 }
 
+/** Per node of this n8n process, per contact: the check-in under way, resolving to when it took place (undefined if it failed). */
+const underWay = new Map<string, Map<string, Promise<PreviousCheckIn | undefined>>>();
+
 export type GuardedCheckIn<T> = { sent: T } | { skipped: PreviousCheckIn };
 
 /** Skip Repeats for one execution of one node. */
 export class RepeatGuard {
 	private readonly book: RecordBook;
-	/** Per contact, the outcome of its latest check-in in this execution: the earlier check-in, or undefined if none was sent. */
-	private readonly latest = new Map<string, Promise<PreviousCheckIn | undefined>>();
+	private readonly node: string;
 
 	constructor(
 		context: IExecuteFunctions,
 		private readonly window: RepeatWindow,
 		private readonly timezone: string,
 	) {
-		this.book = new RecordBook(context, `${context.getWorkflow().id}:${context.getNode().id}`);
+		this.node = `${context.getWorkflow().id}:${context.getNode().id}`;
+		this.book = new RecordBook(context, this.node);
 	}
 
 	/**
-	 * Runs `send` unless `contact` was checked in within the window. The same contact twice in one
-	 * batch waits for the first: sent, the second is a repeat; failed, the second tries.
+	 * Runs `send` unless `contact` was checked in within the window. A check-in of the same contact
+	 * under way in this process (this batch or another execution of the node) is waited for first:
+	 * sent, this one is a repeat; failed, this one tries.
 	 */
 	async checkIn<T>(contact: string, send: () => Promise<T>): Promise<GuardedCheckIn<T>> {
-		const before = this.latest.get(contact);
+		for (let earlier = underWay.get(this.node)?.get(contact); earlier; earlier = underWay.get(this.node)?.get(contact)) {
+			const previous = await earlier;
+			if (previous) return { skipped: previous };
+		}
+		let contacts = underWay.get(this.node);
+		if (!contacts) underWay.set(this.node, (contacts = new Map()));
 		let outcome: PreviousCheckIn | undefined;
 		let settle!: (outcome: PreviousCheckIn | undefined) => void;
-		this.latest.set(contact, new Promise((resolve) => (settle = resolve)));
+		contacts.set(contact, new Promise((resolve) => (settle = resolve)));
 		try {
-			outcome = await before;
-			if (outcome) return { skipped: outcome };
-
 			const now = DateTime.now().setZone(this.timezone);
 			const { claim, extend, since } = bucketKeys(this.window, contact, now);
-			const added = await this.book.record([claim, ...extend]);
-			const ours = [claim, ...extend].filter((key) => added.has(key));
-			if (!added.has(claim)) {
-				// A repeat: the later slots it recorded would stretch the earlier check-in's window.
-				await this.book.remove(ours);
+			if (!(await this.book.record([claim])).has(claim)) {
 				outcome = { from: since, to: now };
 				return { skipped: outcome };
 			}
@@ -184,12 +201,16 @@ export class RepeatGuard {
 				sent = true;
 				const at = DateTime.now().setZone(this.timezone);
 				outcome = { from: at, to: at };
+				// Sent: a failed write of the later slots only shortens the window, never fails the item.
+				if (extend.length) await this.book.record(extend).catch(() => undefined);
 				return { sent: result };
 			} finally {
-				// A failed send gives its records back. Its error is the one to report: a failed removal only leaves the slot claimed.
-				if (!sent) await this.book.remove(ours).catch(() => undefined);
+				// A failed send gives its claim back. Its error is the one to report: a failed removal only leaves the slot claimed.
+				if (!sent) await this.book.remove([claim]).catch(() => undefined);
 			}
 		} finally {
+			contacts.delete(contact);
+			if (!contacts.size) underWay.delete(this.node);
 			settle(outcome);
 		}
 	}

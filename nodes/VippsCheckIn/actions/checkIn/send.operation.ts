@@ -4,7 +4,6 @@ import {
 	updateDisplayOptions,
 	type IDataObject,
 	type IExecuteFunctions,
-	type INodeExecutionData,
 	type INodeProperties,
 } from 'n8n-workflow';
 
@@ -12,7 +11,7 @@ import { normalizePhoneNumber } from '../../helpers/phoneNumber';
 import { parseMembershipFlag } from '../../helpers/membership';
 import { parseYesNo } from '../../helpers/yesNo';
 import type { LoyaltyCheckIn, VippsApiClient } from '../../transport';
-import { merchantSerialNumberOption, runBatch, type ItemOperation } from '../batch';
+import { merchantSerialNumberOption, type ItemOperation } from '../batch';
 import { requestOptions } from '../common.descriptions';
 import { MAX_RECORDS, RepeatGuard, contactKey, type PreviousCheckIn, type RepeatWindow } from './repeatGuard';
 
@@ -75,7 +74,7 @@ const properties: INodeProperties[] = [
 						description: 'Skip a phone number checked in less than that many minutes ago (up to a fifth longer)',
 					},
 				],
-				description: `Leave out a phone number (with its MSN) this node already checked in within the window, e.g. when a CRM reports every change of a contact. A repeat is not sent: its item comes out with "skipped": true and when the earlier check-in took place — the exact time for a repeat within the same run, otherwise the span the records allow (since the hour, the day or the window began). Only successful check-ins count; Dry Run records nothing. The records live in n8n's database, per node: the latest ${MAX_RECORDS.toLocaleString('en')} (one per check-in, six with minutes).`,
+				description: `Leave out a customer (phone number, MSN and Is Member) this node already checked in within the window, e.g. when a CRM reports every change of a contact. A repeat is not sent: its item comes out with "skipped": true and when the earlier check-in took place — the exact time for one sent in this n8n process just before, otherwise the span the records allow (since the hour, the day or the window began). Only successful check-ins count; a check-in still under way in another execution of this node is waited for. Dry Run records nothing. The records live in n8n's database, per node, and hold the latest ${MAX_RECORDS.toLocaleString('en')} check-ins (six records each with minutes): older ones are forgotten and may be sent again. In queue mode, two workers may still send the same customer in the same moments.`,
 			},
 			{
 				displayName: 'Skip Repeats Within (Minutes)',
@@ -95,55 +94,63 @@ const displayOptions = { show: { resource: ['checkIn'], operation: ['send'] } };
 
 export const description = updateDisplayOptions(displayOptions, properties);
 
-const sendLoyaltyCheckIn: ItemOperation<LoyaltyCheckIn> = {
-	prepare(itemIndex) {
-		const rawPhone = this.getNodeParameter('phoneNumber', itemIndex, undefined) as unknown;
-		const phone = normalizePhoneNumber(rawPhone);
-		if (!phone.valid) {
-			throw new NodeOperationError(this.getNode(), `Phone Number: ${phone.problem}`, {
-				itemIndex,
-				description: 'Nothing was sent for this item. Map a Norwegian mobile number, e.g. +47 912 34 567.',
-			});
-		}
-		const rawMember = this.getNodeParameter('isMember', itemIndex, undefined) as unknown;
-		const member = parseMembershipFlag(rawMember);
-		if (!member.valid) {
-			throw new NodeOperationError(this.getNode(), `Is Member: ${member.problem}`, {
-				itemIndex,
-				description: 'Nothing was sent for this item.',
-			});
-		}
-		return {
-			phoneNumber: phone.msisdn,
-			isMember: member.isMember,
-			merchantSerialNumber: merchantSerialNumberOption.call(this, itemIndex),
-		};
-	},
+/** Send Loyalty Check-in, set up from the node's options Dry Run and Skip Repeats. */
+export function setUp(this: IExecuteFunctions): ItemOperation<LoyaltyCheckIn> {
+	const dryRun = isDryRun.call(this);
+	const window = repeatWindow.call(this);
+	const guard = window && new RepeatGuard(this, window, this.getTimezone());
+	return {
+		prepare: readCheckIn,
+		async send(client, checkIn) {
+			// The client's whole answer goes out: the check-in id and how it was delivered.
+			const sendCheckIn = async () => outputFor(client, checkIn, { ...(await client.sendLoyaltyCheckIn(checkIn)) });
+			if (!guard) return await sendCheckIn();
+			const msn = client.merchantSerialNumberFor(checkIn.merchantSerialNumber);
+			const outcome = await guard.checkIn(contactKey(msn, checkIn.phoneNumber, checkIn.isMember), sendCheckIn);
+			return 'sent' in outcome ? outcome.sent : outputFor(client, checkIn, skipped(outcome.skipped));
+		},
+		dryRun: dryRun ? describe : undefined,
+	};
+}
 
-	async send(client, checkIn) {
-		const sendCheckIn = async () => outputFor(client, checkIn, { ...(await client.sendLoyaltyCheckIn(checkIn)) });
-		const guard = repeatGuards.get(this);
-		if (!guard) return await sendCheckIn();
-		const contact = contactKey(client.merchantSerialNumberFor(checkIn.merchantSerialNumber), checkIn.phoneNumber);
-		const outcome = await guard.checkIn(contact, sendCheckIn);
-		return 'sent' in outcome ? outcome.sent : outputFor(client, checkIn, skipped(outcome.skipped));
-	},
+function readCheckIn(this: IExecuteFunctions, itemIndex: number): LoyaltyCheckIn {
+	const rawPhone = this.getNodeParameter('phoneNumber', itemIndex, undefined) as unknown;
+	const phone = normalizePhoneNumber(rawPhone);
+	if (!phone.valid) {
+		throw new NodeOperationError(this.getNode(), `Phone Number: ${phone.problem}`, {
+			itemIndex,
+			description: 'Nothing was sent for this item. Map a Norwegian mobile number, e.g. +47 912 34 567.',
+		});
+	}
+	const rawMember = this.getNodeParameter('isMember', itemIndex, undefined) as unknown;
+	const member = parseMembershipFlag(rawMember);
+	if (!member.valid) {
+		throw new NodeOperationError(this.getNode(), `Is Member: ${member.problem}`, {
+			itemIndex,
+			description: 'Nothing was sent for this item.',
+		});
+	}
+	return {
+		phoneNumber: phone.msisdn,
+		isMember: member.isMember,
+		merchantSerialNumber: merchantSerialNumberOption.call(this, itemIndex),
+	};
+}
 
-	isDryRun() {
-		// From an expression Dry Run may be "yes" or 1: anything unclear is refused, never sent for real.
-		const dryRun = parseYesNo(this.getNodeParameter('options.dryRun', 0, false) as unknown);
-		if (!dryRun.valid) {
-			throw new NodeOperationError(this.getNode(), `Option "Dry Run": ${dryRun.problem}`, {
-				description: 'Nothing was sent. Turn Dry Run on or off, or make its expression give true or false.',
-			});
-		}
-		return dryRun.yes;
-	},
+function isDryRun(this: IExecuteFunctions): boolean {
+	// From an expression Dry Run may be "yes" or 1: anything unclear is refused, never sent for real.
+	const dryRun = parseYesNo(this.getNodeParameter('options.dryRun', 0, false) as unknown);
+	if (!dryRun.valid) {
+		throw new NodeOperationError(this.getNode(), `Option "Dry Run": ${dryRun.problem}`, {
+			description: 'Nothing was sent. Turn Dry Run on or off, or make its expression give true or false.',
+		});
+	}
+	return dryRun.yes;
+}
 
-	describe(client, checkIn) {
-		return outputFor(client, checkIn, { dryRun: true, request: client.describeLoyaltyCheckIn(checkIn) as unknown as IDataObject });
-	},
-};
+function describe(client: VippsApiClient, checkIn: LoyaltyCheckIn): IDataObject {
+	return outputFor(client, checkIn, { dryRun: true, request: client.describeLoyaltyCheckIn(checkIn) as unknown as IDataObject });
+}
 
 function outputFor(client: VippsApiClient, checkIn: LoyaltyCheckIn, extra: IDataObject): IDataObject {
 	return {
@@ -164,9 +171,6 @@ function skipped({ from, to }: PreviousCheckIn): IDataObject {
 	};
 }
 
-/** The Skip Repeats guard of each running execution of this node (none when the option is off). */
-const repeatGuards = new WeakMap<IExecuteFunctions, RepeatGuard>();
-
 function repeatWindow(this: IExecuteFunctions): RepeatWindow | undefined {
 	const kind = this.getNodeParameter('options.skipRepeats', 0, 'off') as string;
 	if (kind === 'off') return undefined;
@@ -177,10 +181,4 @@ function repeatWindow(this: IExecuteFunctions): RepeatWindow | undefined {
 		throw new NodeOperationError(this.getNode(), `Skip Repeats Within (Minutes) must be more than 0; got ${minutes}`);
 	}
 	return { kind, minutes };
-}
-
-export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const window = repeatWindow.call(this);
-	if (window) repeatGuards.set(this, new RepeatGuard(this, window, this.getTimezone()));
-	return await runBatch.call(this, sendLoyaltyCheckIn);
 }

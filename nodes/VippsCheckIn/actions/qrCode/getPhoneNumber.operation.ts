@@ -1,14 +1,8 @@
-import {
-	NodeOperationError,
-	updateDisplayOptions,
-	type IExecuteFunctions,
-	type INodeExecutionData,
-	type INodeProperties,
-} from 'n8n-workflow';
+import { NodeOperationError, updateDisplayOptions, type INodeProperties } from 'n8n-workflow';
 
 import { describeShape } from '../../helpers/phoneNumber';
 import { qrCodeCreatedAt } from '../../helpers/qrCode';
-import { merchantSerialNumberOption, runBatch, type ItemOperation } from '../batch';
+import { merchantSerialNumberOption, type ItemOperation } from '../batch';
 import { requestOptions } from '../common.descriptions';
 
 const properties: INodeProperties[] = [
@@ -65,6 +59,7 @@ const getPhoneNumber: ItemOperation<QrExchange> = {
 	},
 };
 
-export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	return await runBatch.call(this, getPhoneNumber);
+/** Get Phone Number From QR Code has no node-wide options of its own. */
+export function setUp(): ItemOperation<QrExchange> {
+	return getPhoneNumber;
 }

@@ -55,10 +55,10 @@ const calls = (requests: RecordedRequest[]) => requests.map((request) => `${requ
 // ---------------------------------------------------------------------------------------------
 // What each trigger emits, in the shapes n8n's own trigger nodes produce (more in test/fixtures/triggerItems.ts).
 
-/** Form Trigger v2.6: one field per form field (the checkbox as the list of ticked labels), submittedAt, formMode. */
+/** Form Trigger v2.6: one field per form field (the dropdown as the option picked), submittedAt, formMode. */
 const FORM_SUBMISSION: IDataObject = {
 	phone: '+47 912 34 567',
-	loyaltyMember: ['I am a loyalty member'],
+	loyaltyMember: 'Yes',
 	submittedAt: '2026-03-02T09:00:00.000+01:00',
 	formMode: 'production',
 };
@@ -95,7 +95,7 @@ describe('the packed package inside real n8n', () => {
 });
 
 describe('the examples, executed by `n8n execute`', () => {
-	itN8n('form-check-in.json: checks in the customer who ticked the member box, one token for the run', async () => {
+	itN8n('form-check-in.json: checks in the customer who answered Yes, one token for the run', async () => {
 		const { result, requests } = await run(headlessCopy(loadExample('form-check-in.json'), FORM_SUBMISSION));
 
 		expect(result.error).toBeNull();
@@ -165,7 +165,7 @@ describe('the examples, executed by `n8n execute`', () => {
 		expect(requests).toEqual([]);
 	});
 
-	itN8n('scheduled-bulk-check-in.json: sends the valid numbers, explains the invalid ones (Continue On Fail), keeps pairing, one token for all', async () => {
+	itN8n('scheduled-bulk-check-in.json: sends the valid numbers, explains the invalid ones (On Error → Continue), keeps pairing, one token for all', async () => {
 		const { result, requests } = await run(headlessCopy(loadExample('scheduled-bulk-check-in.json'), SCHEDULED_RUN));
 
 		expect(result.error).toBeNull();

@@ -153,16 +153,21 @@ describe('the examples, executed by `n8n execute`', () => {
 		expect(calls(stack.simulator.requests.slice(before)).filter((call) => call.endsWith(PATHS.checkIn))).toEqual([`200 ${PATHS.checkIn}`]);
 	});
 
-	itN8n('crm-contact-updated.json: sends nothing to Vipps for a non-member', async () => {
-		const contact = hubSpotContact({ firstname: 'Ola', mobilephone: '98765432', loyalty_member: 'false' });
-		const { result, requests } = await run(
-			headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT_HEADERS, 'production')),
-		);
+	describe.each([
+		['"false"', { loyalty_member: 'false' }],
+		['no loyalty_member property at all', {}],
+	])('crm-contact-updated.json, a non-member (%s)', (_label, membership) => {
+		itN8n('goes to "Not a member", and nothing is sent to Vipps', async () => {
+			const contact = hubSpotContact({ firstname: 'Ola', mobilephone: '98765432', ...membership });
+			const { result, requests } = await run(
+				headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT_HEADERS, 'production')),
+			);
 
-		expect(result.error).toBeNull();
-		expect(itemsOf(result, 'Not a member')).toHaveLength(1);
-		expect(result.runData?.['Vipps Check-in']).toBeUndefined();
-		expect(requests).toEqual([]);
+			expect(result.error).toBeNull();
+			expect(itemsOf(result, 'Not a member')).toHaveLength(1);
+			expect(result.runData?.['Vipps Check-in']).toBeUndefined();
+			expect(requests).toEqual([]);
+		});
 	});
 
 	itN8n('scheduled-bulk-check-in.json: sends the valid numbers, explains the invalid ones (On Error → Continue), keeps pairing, one token for all', async () => {

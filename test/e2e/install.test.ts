@@ -3,8 +3,9 @@
  * README's own fenced blocks (marked `<!-- install-test: pack -->` and `<!-- install-test: install -->`)
  * and run as written, so when the README changes, this test runs the new commands:
  *
- * - "Build the tarball" in a copy of this working tree, with system Node. Only `npm ci` is not run:
- *   the copy gets this checkout's node_modules, which `npm ci` installed from the same lockfile.
+ * - "Build the tarball" in a copy of this working tree, with this machine's Node. Only `npm ci` is
+ *   not run: the copy gets this checkout's node_modules, which `npm ci` installed from the same
+ *   lockfile.
  * - "Install it where n8n runs" in a fresh HOME (nothing outside it is touched), with n8n's own
  *   Node 24 first on PATH, `/path/to/` standing for the folder the tarball was written to.
  * - "then restart n8n": real n8n 2.41.1 on that HOME's `.n8n` imports a credential for the local
@@ -94,7 +95,9 @@ describe("the README's install route, in real n8n", () => {
 		symlinkSync(join(REPOSITORY_ROOT, 'node_modules'), join(clone, 'node_modules'));
 		rmSync(join(clone, 'dist'), { recursive: true, force: true });
 
-		await runCommands(commands.filter((command) => command !== 'npm ci'), clone, cleanEnv());
+		// HOME and npm's cache inside the workspace: the build touches nothing of this machine's.
+		const env: Record<string, string> = { ...cleanEnv(), HOME: join(workspace, 'home'), npm_config_cache: join(workspace, 'npm-cache') };
+		await runCommands(commands.filter((command) => command !== 'npm ci'), clone, env);
 
 		// What the README says `npm pack` writes.
 		expect(readdirSync(clone).filter((file) => file.endsWith('.tgz'))).toEqual([`${PACKAGE_NAME}-${PACKAGE_VERSION}.tgz`]);
@@ -104,7 +107,7 @@ describe("the README's install route, in real n8n", () => {
 		const commands = readmeCommands('install').map((command) => command.replaceAll('/path/to/', `${clone}/`));
 		const { nodeBin } = await kit.ensureN8n();
 		// Where n8n runs: its Node first on PATH, and HOME the fresh user folder (so `~` is inside it).
-		const env = { ...cleanEnv(dirname(nodeBin)), HOME: home.userFolder, npm_config_cache: join(workspace, 'npm-cache') };
+		const env: Record<string, string> = { ...cleanEnv(dirname(nodeBin)), HOME: home.userFolder, npm_config_cache: join(workspace, 'npm-cache') };
 		for (const key of Object.keys(env)) if (/^N8N_/.test(key)) delete env[key];
 
 		await runCommands(commands, workspace, env);

@@ -25,9 +25,10 @@ export class VippsCheckIn implements INodeType {
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'vippsMobilePayApi', required: true }],
 		properties: [
+			// The node cannot see which environment its credential uses, so the notice is true for all of them.
 			{
 				displayName:
-					'Check-in only works in Vipps production: the test environment (MT) always answers 500. A check-in moves no money, so testing in production is safe; or use the Dry Run option.',
+					"Vipps's test environment (MT) answers every check-in with 500, by design. Check in with Production keys (a check-in moves no money), or try the node with the Dry Run option or a simulator at a Custom Base URL.",
 				name: 'productionNotice',
 				type: 'notice',
 				default: '',

@@ -1,16 +1,15 @@
 #!/usr/bin/env node
 'use strict';
 
-// `npm run screenshots`: the pictures in docs/, taken from real n8n 2.41.1 with this working
-// tree loaded, so they stay current with one command.
+// `npm run screenshots`: the pictures README.md shows, taken from real n8n 2.41.1 with this
+// working tree loaded, so they stay current with one command. It takes exactly the pictures the
+// README links (docs/<name>.png) and refuses to run when the two lists differ.
 //
 // Starts the same stack as `npm run dev` (scripts/dev/stack.js: simulator, n8n, owner,
 // credential "Vipps simulator", examples) on a throwaway user folder, drives Debian's Chromium
 // headless with playwright-core, signs in through the login form and captures:
 //
-//   docs/form-workflow.png          the form example on the canvas
 //   docs/node-panel.png             the Vipps Check-in node panel: notice, Phone Number, Is Member
-//   docs/credential-new.png         a new "Vipps MobilePay API" credential
 //   docs/credential-simulator.png   the "Vipps simulator" credential, connection tested
 //   docs/bulk-run.png               the scheduled bulk example after a run, logs panel open
 //   docs/bulk-node-output.png       the Vipps Check-in output after that run: check-in ids and error items
@@ -41,6 +40,16 @@ const ONLY = flags.only ? new Set(flags.only.split(',').map((name) => name.trim(
 
 function say(message) {
 	process.stdout.write(`${message}\n`);
+}
+
+/** The pictures README.md links from docs/ must be exactly the ones this script takes. */
+function checkReadme() {
+	const readme = fs.readFileSync(path.join(stack.REPO, 'README.md'), 'utf8');
+	const linked = [...new Set([...readme.matchAll(/\(docs\/([\w-]+)\.png\)/g)].map((match) => match[1]))].sort();
+	const taken = Object.keys(SHOTS).sort();
+	if (linked.join() !== taken.join()) {
+		throw new Error(`README.md shows docs/{${linked.join(',')}}.png, this script takes docs/{${taken.join(',')}}.png: make them agree`);
+	}
 }
 
 function checkChromium() {
@@ -122,45 +131,15 @@ async function save(page, name, taken) {
 }
 
 const SHOTS = {
-	/** (a) The form example on the canvas. */
-	'form-workflow': async ({ page, url, workflows }) => {
-		await openWorkflow(page, url, workflows['form-check-in.json'].id);
-		// One step out of "zoom to fit", so the node labels clear the Execute button.
-		await page.click('[data-test-id="zoom-out-button"]');
-		await page.waitForTimeout(600);
-		await expectTexts(page, ['Check in customers who fill in a form', 'On form submission', 'Vipps Check-in']);
-		await assertNoStrayDialog(page);
-	},
-
-	/** (b) The node panel: the production notice, Phone Number and Is Member. */
+	/** The node panel: the notice about the test environment, Phone Number and Is Member. */
 	'node-panel': async ({ page, url, workflows }) => {
 		await openWorkflow(page, url, workflows['form-check-in.json'].id);
 		await openNodePanel(page, 'Vipps Check-in');
 		const panel = page.locator('[data-test-id="ndv"]');
-		await expectTexts(panel, ['Check-in only works in Vipps production', 'Phone Number', 'Is Member', '$json.phone']);
+		await expectTexts(panel, ["Vipps's test environment (MT) answers every check-in with 500", 'Phone Number', 'Is Member', '$json.phone']);
 	},
 
-	/** (c) A new credential of our type, as a user meets it first. */
-	'credential-new': async ({ page, url }) => {
-		await page.goto(`${url}/home/credentials`);
-		await page.waitForSelector('[data-test-id="resources-list"]', { timeout: 30_000 });
-		await page.click('[data-test-id="add-resource-credential"]');
-		const select = page.locator('[data-test-id="new-credential-type-select"] input');
-		await select.waitFor({ state: 'visible', timeout: 15_000 });
-		await select.fill('Vipps MobilePay');
-		await page
-			.locator('[data-test-id="new-credential-type-select-option"]')
-			.filter({ hasText: 'Vipps MobilePay API' })
-			.first()
-			.click();
-		await page.click('[data-test-id="new-credential-type-button"]');
-		await page.waitForSelector('[data-test-id="editCredential-modal"]', { timeout: 15_000 });
-		await page.waitForTimeout(1000);
-		const modal = page.locator('[data-test-id="editCredential-modal"]');
-		await expectTexts(modal, ['Vipps MobilePay API', 'Environment', 'Client ID', 'Client Secret', 'Subscription Key']);
-	},
-
-	/** (c) The simulator credential after n8n's connection test (our credential test). */
+	/** The simulator credential after n8n's connection test (our credential test). */
 	'credential-simulator': async ({ page, url }) => {
 		await page.goto(`${url}/home/credentials`);
 		await page.waitForSelector('[data-test-id="resources-list"]', { timeout: 30_000 });
@@ -171,7 +150,7 @@ const SHOTS = {
 		await page.waitForTimeout(500);
 	},
 
-	/** (d) The scheduled bulk example after a run from the editor, logs panel on the summary. */
+	/** The scheduled bulk example after a run from the editor, logs panel on the summary. */
 	'bulk-run': async ({ page, url, workflows }) => {
 		await openWorkflow(page, url, workflows['scheduled-bulk-check-in.json'].id);
 		await runWorkflowFromEditor(page, 'Sent vs failed');
@@ -190,7 +169,7 @@ const SHOTS = {
 		await assertNoStrayDialog(page);
 	},
 
-	/** (e) The node's output after that run: check-in ids, then the refused rows as error items. */
+	/** The node's output after that run: check-in ids, then the refused rows as error items. */
 	'bulk-node-output': async ({ page, url, workflows }) => {
 		await openWorkflow(page, url, workflows['scheduled-bulk-check-in.json'].id);
 		await runWorkflowFromEditor(page, 'Sent vs failed');
@@ -210,6 +189,7 @@ const SHOTS = {
 };
 
 async function main() {
+	checkReadme();
 	checkChromium();
 	if (!fs.existsSync(path.join(stack.REPO, 'dist', 'simulator', 'VippsSimulator.js'))) {
 		throw new Error('dist/ is missing: run `npm run screenshots` (it builds first) or `npm run build`');

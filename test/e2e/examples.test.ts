@@ -55,10 +55,10 @@ const calls = (requests: RecordedRequest[]) => requests.map((request) => `${requ
 // ---------------------------------------------------------------------------------------------
 // What each trigger emits, in the shapes n8n's own trigger nodes produce (more in test/fixtures/triggerItems.ts).
 
-/** Form Trigger v2.6: one field per form field (the checkbox as the list of ticked labels), submittedAt, formMode. */
+/** Form Trigger v2.6: one field per form field (the dropdown as the option picked), submittedAt, formMode. */
 const FORM_SUBMISSION: IDataObject = {
 	phone: '+47 912 34 567',
-	loyaltyMember: ['I am a loyalty member'],
+	loyaltyMember: 'Yes',
 	submittedAt: '2026-03-02T09:00:00.000+01:00',
 	formMode: 'production',
 };
@@ -95,7 +95,7 @@ describe('the packed package inside real n8n', () => {
 });
 
 describe('the examples, executed by `n8n execute`', () => {
-	itN8n('form-check-in.json: checks in the customer who ticked the member box, one token for the run', async () => {
+	itN8n('form-check-in.json: checks in the customer who answered Yes, one token for the run', async () => {
 		const { result, requests } = await run(headlessCopy(loadExample('form-check-in.json'), FORM_SUBMISSION));
 
 		expect(result.error).toBeNull();
@@ -153,19 +153,24 @@ describe('the examples, executed by `n8n execute`', () => {
 		expect(calls(stack.simulator.requests.slice(before)).filter((call) => call.endsWith(PATHS.checkIn))).toEqual([`200 ${PATHS.checkIn}`]);
 	});
 
-	itN8n('crm-contact-updated.json: sends nothing to Vipps for a non-member', async () => {
-		const contact = hubSpotContact({ firstname: 'Ola', mobilephone: '98765432', loyalty_member: 'false' });
-		const { result, requests } = await run(
-			headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT_HEADERS, 'production')),
-		);
+	describe.each([
+		['"false"', { loyalty_member: 'false' }],
+		['no loyalty_member property at all', {}],
+	])('crm-contact-updated.json, a non-member (%s)', (_label, membership) => {
+		itN8n('goes to "Not a member", and nothing is sent to Vipps', async () => {
+			const contact = hubSpotContact({ firstname: 'Ola', mobilephone: '98765432', ...membership });
+			const { result, requests } = await run(
+				headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT_HEADERS, 'production')),
+			);
 
-		expect(result.error).toBeNull();
-		expect(itemsOf(result, 'Not a member')).toHaveLength(1);
-		expect(result.runData?.['Vipps Check-in']).toBeUndefined();
-		expect(requests).toEqual([]);
+			expect(result.error).toBeNull();
+			expect(itemsOf(result, 'Not a member')).toHaveLength(1);
+			expect(result.runData?.['Vipps Check-in']).toBeUndefined();
+			expect(requests).toEqual([]);
+		});
 	});
 
-	itN8n('scheduled-bulk-check-in.json: sends the valid numbers, explains the invalid ones (Continue On Fail), keeps pairing, one token for all', async () => {
+	itN8n('scheduled-bulk-check-in.json: sends the valid numbers, explains the invalid ones (On Error → Continue), keeps pairing, one token for all', async () => {
 		const { result, requests } = await run(headlessCopy(loadExample('scheduled-bulk-check-in.json'), SCHEDULED_RUN));
 
 		expect(result.error).toBeNull();

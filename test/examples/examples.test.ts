@@ -91,10 +91,10 @@ const checkInBodies = (simulator: VippsSimulator) => simulator.checkInRequests()
 
 /**
  * A Form Trigger submission, built by n8n's own form code (prepareFormReturnItem) from the
- * multipart body the form page posts: `field-<index>` per field, and for checkboxes the JSON list
- * of the labels the customer ticked — exactly what the browser form sends.
+ * multipart body the form page posts: `field-<index>` per field, a dropdown as the label of the
+ * option the customer picked — exactly what the browser form sends.
  */
-async function formSubmission(formNode: INode, answers: { phone: string; ticked: string[] }): Promise<INodeExecutionData> {
+async function formSubmission(formNode: INode, answers: { phone: string; member: string }): Promise<INodeExecutionData> {
 	const { prepareFormReturnItem } = require('n8n-nodes-base/dist/nodes/Form/utils/utils') as {
 		prepareFormReturnItem: (context: unknown, fields: IDataObject[], mode: string, useWorkflowTimezone: boolean) => Promise<INodeExecutionData>;
 	};
@@ -104,8 +104,11 @@ async function formSubmission(formNode: INode, answers: { phone: string; ticked:
 	const body: Record<string, string> = {};
 	fields.forEach((field, index) => {
 		if (field.fieldName === 'phone' && field.fieldType === 'text') body[`field-${index}`] = answers.phone;
-		else if (field.fieldType === 'checkbox') body[`field-${index}`] = JSON.stringify(answers.ticked);
-		else throw new Error(`The test does not know how to fill in the form field ${JSON.stringify(field)}`);
+		else if (field.fieldName === 'loyaltyMember' && field.fieldType === 'dropdown') {
+			const options = (field.fieldOptions as { values: Array<{ option: string }> }).values.map(({ option }) => option);
+			if (!options.includes(answers.member)) throw new Error(`The form offers ${options.join(', ')}, not "${answers.member}"`);
+			body[`field-${index}`] = answers.member;
+		} else throw new Error(`The test does not know how to fill in the form field ${JSON.stringify(field)}`);
 	});
 	const context = {
 		getRequestObject: () => ({ contentType: 'multipart/form-data', query: {} }),
@@ -139,22 +142,22 @@ describe('running the examples', () => {
 	});
 
 	describe('form-check-in.json', () => {
-		it('checks in a customer who ticked the member box, with the number as typed in the form', async () => {
+		it('checks in a customer who answered Yes, with the number as typed in the form', async () => {
 			const run = await runExample('form-check-in.json', simulator, async (_, form) => [
-				await formSubmission(form, { phone: ' +47 912 34 567 ', ticked: ['I am a loyalty member'] }),
+				await formSubmission(form, { phone: ' +47 912 34 567 ', member: 'Yes' }),
 			]);
 
 			expect(run.error).toBeUndefined();
-			expect(run.itemsOf('On form submission')[0].json).toMatchObject({ phone: '+47 912 34 567', loyaltyMember: ['I am a loyalty member'], formMode: 'test' });
+			expect(run.itemsOf('On form submission')[0].json).toMatchObject({ phone: '+47 912 34 567', loyaltyMember: 'Yes', formMode: 'test' });
 			expect(jsonOf(run.itemsOf('Vipps Check-in'))).toEqual([
 				{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
 			]);
 			expect(checkInBodies(simulator)).toEqual([{ phoneNumber: '4791234567', isMember: true }]);
 		});
 
-		it('sends isMember false when the box is left unticked', async () => {
+		it('sends isMember false when the customer answered No', async () => {
 			const run = await runExample('form-check-in.json', simulator, async (_, form) => [
-				await formSubmission(form, { phone: '98765432', ticked: [] }),
+				await formSubmission(form, { phone: '98765432', member: 'No' }),
 			]);
 
 			expect(run.error).toBeUndefined();
@@ -303,6 +306,17 @@ describe('running the examples', () => {
 
 // ---------------------------------------------------------------------------------------------
 
+/** What n8n's editor writes when a field is dragged from the input panel into a parameter. */
+const DRAGGED_FIELD = /^=\{\{ \$json(\.[A-Za-z_][A-Za-z0-9_]*)+ \}\}$/;
+
+/** Every expression (a string starting with "=") among a node's parameters, however deeply nested. */
+function expressionsIn(value: unknown): string[] {
+	if (typeof value === 'string') return value.startsWith('=') ? [value] : [];
+	if (Array.isArray(value)) return value.flatMap(expressionsIn);
+	if (value && typeof value === 'object') return Object.values(value).flatMap(expressionsIn);
+	return [];
+}
+
 function baseNodeType(type: string): INodeType | IVersionedNodeType {
 	const exported = require(`n8n-nodes-base/dist/nodes/${BASE_NODES[type]}`) as Record<string, new () => INodeType | IVersionedNodeType>;
 	return new (Object.values(exported)[0])();
@@ -393,6 +407,12 @@ describe('the example files', () => {
 			for (const note of notes) expect((note.parameters.content as string).length).toBeGreaterThan(50);
 		});
 
+		it('needs no code: every expression is a field dragged in from an earlier node ({{ $json.a.b }})', () => {
+			const expressions = working.flatMap((node) => expressionsIn(node.parameters).map((expression) => ({ node: node.name, expression })));
+			expect(expressions.length).toBeGreaterThan(0);
+			for (const found of expressions) expect(found).toEqual({ node: found.node, expression: expect.stringMatching(DRAGGED_FIELD) });
+		});
+
 		it('is wired from its trigger, left to right, 200–250 px apart', () => {
 			const trigger = triggerOf(workflow);
 			const names = new Set(working.map((node) => node.name));
@@ -415,7 +435,7 @@ describe('the example files', () => {
 		});
 	});
 
-	it('turn on Continue On Fail where a list may hold bad rows (bulk and dry run)', () => {
+	it('set On Error to Continue where a list may hold bad rows (bulk and dry run)', () => {
 		for (const file of ['scheduled-bulk-check-in.json', 'dry-run.json']) {
 			const vipps = loadExample(file).nodes.filter((node) => node.type === VIPPS_NODE_TYPE);
 			expect(vipps.map((node) => node.onError)).toEqual(['continueRegularOutput']);

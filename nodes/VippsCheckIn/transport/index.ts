@@ -13,16 +13,8 @@ import type { RequestPacer } from './requestPacer';
 import { classifyTransportFailure, decideRetry, outcomeOfStatus, parseRetryAfter, tallyAttempt, type AttemptTally, type TransportFailure } from './retryPolicy';
 import type { VippsCredentials } from './vippsCredentials';
 import {
-	VippsError,
-	cancelledError,
-	explainApiFailure,
-	explainTokenFailure,
-	explainTransportFailure,
-	isSubscriptionKeyRejection,
-	parseJsonBody,
-	redactSecrets,
-	redirectError,
-	withAttempts,
+	VippsError, cancelledError, explainApiFailure, explainTokenFailure, explainTransportFailure,
+	isSubscriptionKeyRejection, parseJsonBody, redactSecrets, redirectError, unexpectedBody, withAttempts,
 } from './vippsErrors';
 
 /** Paths below the environment's base URL. */
@@ -71,10 +63,12 @@ interface VippsRequest {
 	renewToken?(rejected: string): Promise<string | undefined>;
 }
 
+/** What the transport keeps of an answer: the status, the body as text, and two headers. */
 interface VippsResponse {
 	status: number;
-	headers: Record<string, unknown>;
 	body: string;
+	retryAfterMs?: number;
+	location?: string;
 }
 
 type AttemptResult = { response: VippsResponse } | { failure: TransportFailure };
@@ -98,7 +92,7 @@ async function sendWithRetries(http: N8nHttp, req: VippsRequest): Promise<{ body
 				continue;
 			}
 		}
-		const outcome = 'failure' in result ? result.failure : outcomeOfStatus(result.response.status, retryAfterOf(result.response));
+		const outcome = response ? outcomeOfStatus(response.status, response.retryAfterMs) : (result as { failure: TransportFailure }).failure;
 		tally = tallyAttempt(tally, outcome);
 		const delayMs = decideRetry(outcome, tally, Date.now() - startedAt, req.notifiesCustomer);
 		if (delayMs === undefined) {
@@ -115,14 +109,10 @@ async function sendWithRetries(http: N8nHttp, req: VippsRequest): Promise<{ body
 /** What went wrong with the last attempt, or undefined for a 2xx. */
 function failureOf(req: VippsRequest, result: AttemptResult): VippsError | undefined {
 	if ('failure' in result) return explainTransportFailure(result.failure, req.url, req.what, req.timeoutMs);
-	const { status, headers, body } = result.response;
+	const { status, body, location } = result.response;
 	if (status >= 200 && status < 300) return undefined;
-	if (status >= 300 && status < 400) return redirectError(req.what, status, headers.location as string | undefined, req.url);
+	if (status >= 300 && status < 400) return redirectError(req.what, status, location, req.url);
 	return req.explain(status, parseJsonBody(body));
-}
-
-function retryAfterOf(response: VippsResponse): number | undefined {
-	return parseRetryAfter(response.headers['retry-after'] as string | string[] | undefined);
 }
 
 /** One HTTP attempt inside a pacer slot; the slot is free again before any backoff starts. */
@@ -131,11 +121,8 @@ async function attemptOnce(http: N8nHttp, req: VippsRequest): Promise<AttemptRes
 	if (req.pacer && !slot) return { failure: { kind: 'cancelled', reach: 'final', code: 'ABORTED' } };
 	try {
 		const result = await send(http, req);
-		if ('response' in result) {
-			const { status } = result.response;
-			if (status === 429) slot?.throttled(retryAfterOf(result.response));
-			else if (status < 400) slot?.succeeded();
-		}
+		if ('response' in result && result.response.status === 429) slot?.throttled(result.response.retryAfterMs);
+		else if ('response' in result && result.response.status < 400) slot?.succeeded();
 		return result;
 	} finally {
 		slot?.release();
@@ -164,11 +151,12 @@ async function send(http: N8nHttp, req: VippsRequest): Promise<AttemptResult> {
 		// Axios gives it as the response, or only on its Node request when it timed out reading the body.
 		const { response, request } = error as { response?: { status?: unknown }; request?: { res?: { statusCode?: unknown } } };
 		const status = response?.status ?? request?.res?.statusCode;
-		if (typeof status === 'number' && !req.signal?.aborted) return { response: { status, headers: {}, body: '' } };
+		if (typeof status === 'number' && !req.signal?.aborted) return { response: { status, body: '' } };
 		return { failure: classifyTransportFailure(error, req.signal) };
 	}
+	const headers = answer.headers as Record<string, string | undefined>;
 	const body = typeof answer.body === 'string' ? answer.body : String(answer.body ?? '');
-	return { response: { status: answer.statusCode, headers: answer.headers as Record<string, unknown>, body } };
+	return { response: { status: answer.statusCode, body, retryAfterMs: parseRetryAfter(headers['retry-after']), location: headers.location } };
 }
 
 /** Vipps sends every value as a string, numbers included. */
@@ -191,13 +179,7 @@ async function requestAccessToken(http: N8nHttp, credentials: VippsCredentials, 
 		explain: (status, answer) => explainTokenFailure(status, answer, credentials.baseUrl),
 	});
 	const parsed = accessTokenResponseSchema.safeParse(parseJsonBody(body));
-	if (!parsed.success) {
-		throw new VippsError(`${credentials.baseUrl} answered the access token request with an unexpected body`, {
-			description:
-				"Expected JSON with access_token and expires_in. Check the credential's Environment or Custom Base URL: it should point at a Vipps API.",
-			httpCode: '200',
-		});
-	}
+	if (!parsed.success) throw unexpectedBody(`${credentials.baseUrl} answered the access token request`, 'access_token and expires_in');
 	return { accessToken: parsed.data.access_token, expiresInSeconds: parsed.data.expires_in };
 }
 
@@ -222,13 +204,6 @@ export interface LoyaltyCheckInResult {
 	attempts: number;
 	/** True when it was sent again after an attempt that may have reached Vipps: the customer may have seen it twice. */
 	possibleDuplicate: boolean;
-}
-
-export interface DescribedRequest {
-	method: 'POST';
-	url: string;
-	headers: Record<string, string>;
-	body: unknown;
 }
 
 /** The check-in id: a JSON string or `{ "id": … }`; spec-generated mocks send it as raw text. */
@@ -281,12 +256,7 @@ export class VippsApiClient {
 	async exchangeQrCode(qrCode: string, merchantSerialNumber?: string): Promise<QrExchangeResult> {
 		const { body } = await this.call(VIPPS_PATHS.qrExchange, { qrCode, requestedData: ['MSISDN'] }, merchantSerialNumber, 'the QR code exchange');
 		const parsed = qrExchangeResponseSchema.safeParse(parseJsonBody(body));
-		if (!parsed.success) {
-			throw new VippsError('Vipps answered the QR code exchange with an unexpected body', {
-				description: "Expected JSON with msisdn. Check the credential's Environment or Custom Base URL.",
-				httpCode: '200',
-			});
-		}
+		if (!parsed.success) throw unexpectedBody('Vipps answered the QR code exchange', 'msisdn');
 		return parsed.data;
 	}
 
@@ -296,7 +266,7 @@ export class VippsApiClient {
 	}
 
 	/** What a check-in request would look like, secrets replaced: for the dry run. */
-	describeLoyaltyCheckIn(checkIn: LoyaltyCheckIn): DescribedRequest {
+	describeLoyaltyCheckIn(checkIn: LoyaltyCheckIn): { method: 'POST'; url: string; headers: Record<string, string>; body: unknown } {
 		const msn = this.merchantSerialNumberFor(checkIn.merchantSerialNumber) ?? undefined;
 		return {
 			method: 'POST',

@@ -4,8 +4,9 @@
  *
  * - Surely not (`notSent`, `throttled`): the connection was refused or never opened, the request
  *   was not completely written (a connect timeout), a temporary DNS failure, a 429 (the gateway
- *   refused it). Retried after a backoff, `maxAttempts` in all; a 429 waits its Retry-After
- *   (capped, 1 s when absent) and is bounded by `maxElapsedMs` alone, so throttling loses no item.
+ *   refused it). Retried after a backoff until `maxAttempts` attempts failed; a 429 waits its
+ *   Retry-After (capped, 1 s when absent) and is bounded by `maxElapsedMs` alone, so throttling
+ *   loses no item.
  *   A 401 for the token is VippsApiClient's: one fresh token, sent once more.
  * - Perhaps (`maybeSent`): no answer within the timeout, the connection broke off after the
  *   request was sent, 502/503/504. A check-in is sent again after one such attempt, never after
@@ -63,24 +64,20 @@ const TRANSIENT_CODES: Record<string, TransportFailure['kind']> = {
  * timeout, a refusal). Without that fact, a timeout or a reset may have arrived.
  */
 export function classifyTransportFailure(error: unknown, signal?: AbortSignal): TransportFailure {
-	const { code, name, description, request } = errorFacts(error);
-	if (signal?.aborted || code === 'ERR_CANCELED') return { kind: 'cancelled', reach: 'final', code };
-	if (/^Ssrf/.test(name)) return { kind: 'permanent', reach: 'final', code: name, description };
-	const kind = TRANSIENT_CODES[code] ?? 'permanent';
-	const mayHaveArrived = request?.writableFinished !== false && (kind === 'timeout' || kind === 'connectionReset');
-	return { kind, reach: kind === 'permanent' ? 'final' : mayHaveArrived ? 'maybeSent' : 'notSent', code };
-}
-
-/** The first error code on the error or its causes (axios copies the socket's code up; a TypeError keeps it on the cause). */
-function errorFacts(error: unknown) {
 	type Facts = { code?: unknown; name?: unknown; description?: unknown; cause?: unknown; request?: { writableFinished?: boolean } };
 	const top = (error ?? {}) as Facts;
+	const name = typeof top.name === 'string' ? top.name : 'Error';
+	// The first code on the error or its causes (axios copies the socket's up; an invalid URL's TypeError keeps it on the cause).
 	let code: string | undefined;
 	for (let current: Facts | undefined = top, depth = 0; current && !code && depth < 3; current = current.cause as Facts, depth++) {
 		if (typeof current.code === 'string') code = current.code;
 	}
-	const name = typeof top.name === 'string' ? top.name : 'Error';
-	return { code: code ?? name, name, description: typeof top.description === 'string' ? top.description : undefined, request: top.request };
+	code ??= name;
+	if (signal?.aborted || code === 'ERR_CANCELED') return { kind: 'cancelled', reach: 'final', code };
+	if (/^Ssrf/.test(name)) return { kind: 'permanent', reach: 'final', code: name, description: typeof top.description === 'string' ? top.description : undefined };
+	const kind = TRANSIENT_CODES[code] ?? 'permanent';
+	const mayHaveArrived = top.request?.writableFinished !== false && (kind === 'timeout' || kind === 'connectionReset');
+	return { kind, reach: kind === 'permanent' ? 'final' : mayHaveArrived ? 'maybeSent' : 'notSent', code };
 }
 
 /** The attempts of one request so far. */

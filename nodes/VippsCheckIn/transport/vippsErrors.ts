@@ -164,6 +164,15 @@ export function redirectError(what: string, status: number, location: string | u
 	);
 }
 
+/** A 2xx whose body is not what the API sends: the base URL points at something else. */
+export function unexpectedBody(whoAnsweredWhat: string, expected: string): VippsError {
+	return problem(
+		`${whoAnsweredWhat} with an unexpected body`,
+		`Expected JSON with ${expected}. Check the credential's Environment or Custom Base URL: it should point at a Vipps API.`,
+		200,
+	);
+}
+
 export function cancelledError(what: string): VippsError {
 	return problem(`${what} was cancelled with the workflow execution`, 'Nothing more was sent for this item.');
 }

@@ -42,6 +42,8 @@ const TRIGGER_TYPES = [
 ];
 const STICKY_NOTE = 'n8n-nodes-base.stickyNote';
 const CHECK_IN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A check-in answered 200 at the first attempt. */
+const SENT_ONCE = { attempts: 1, possibleDuplicate: false };
 
 function loadExample(file: string): WorkflowJson {
 	return JSON.parse(readFileSync(join(EXAMPLES_DIR, file), 'utf8')) as WorkflowJson;
@@ -150,7 +152,7 @@ describe('running the examples', () => {
 			expect(run.error).toBeUndefined();
 			expect(run.itemsOf('On form submission')[0].json).toMatchObject({ phone: '+47 912 34 567', loyaltyMember: 'Yes', formMode: 'test' });
 			expect(jsonOf(run.itemsOf('Vipps Check-in'))).toEqual([
-				{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
+				{ checkInId: expect.stringMatching(CHECK_IN_ID), ...SENT_ONCE, phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
 			]);
 			expect(checkInBodies(simulator)).toEqual([{ phoneNumber: '4791234567', isMember: true }]);
 		});
@@ -177,7 +179,7 @@ describe('running the examples', () => {
 			expect(run.itemsOf('Is loyalty member?', 1)).toHaveLength(0);
 			expect(run.itemsOf('Not a member')).toHaveLength(0);
 			expect(jsonOf(run.itemsOf('Vipps Check-in'))).toEqual([
-				{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
+				{ checkInId: expect.stringMatching(CHECK_IN_ID), ...SENT_ONCE, phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
 			]);
 			expect(checkInBodies(simulator)).toEqual([{ phoneNumber: '4791234567', isMember: true }]);
 		});
@@ -226,7 +228,7 @@ describe('running the examples', () => {
 			expect(results.map((item) => item.pairedItem)).toEqual(customers.map((_, item) => ({ item })));
 			const sent = jsonOf(results.slice(0, 4));
 			expect(sent).toEqual(
-				BULK_CHECKED_IN.map((checkIn) => ({ checkInId: expect.stringMatching(CHECK_IN_ID), ...checkIn, merchantSerialNumber: '123456' })),
+				BULK_CHECKED_IN.map((checkIn) => ({ checkInId: expect.stringMatching(CHECK_IN_ID), ...SENT_ONCE, ...checkIn, merchantSerialNumber: '123456' })),
 			);
 			const failed = jsonOf(results.slice(4));
 			expectBulkRefusals(failed);
@@ -263,7 +265,7 @@ describe('running the examples', () => {
 			expect(simulator.qrExchangeRequests().map((request) => (request.body as IDataObject).qrCode)).toEqual([SCANNED]);
 			expect(checkInBodies(simulator)).toEqual([{ phoneNumber: '4748123456', isMember: true }]);
 			expect(jsonOf(run.itemsOf('Send check-in'))).toEqual([
-				{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4748123456', isMember: true, merchantSerialNumber: '123456' },
+				{ checkInId: expect.stringMatching(CHECK_IN_ID), ...SENT_ONCE, phoneNumber: '4748123456', isMember: true, merchantSerialNumber: '123456' },
 			]);
 		});
 

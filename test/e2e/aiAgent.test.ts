@@ -135,7 +135,7 @@ describe('examples/ai-agent-check-in.json: an AI Agent using Vipps Check-in as a
 
 		// The model's arguments went through our node: normalised, one token, one check-in.
 		expect(jsonOf(itemsOf(result, TOOL_NODE, 0, 'ai_tool'))).toEqual([
-			{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
+			{ checkInId: expect.stringMatching(CHECK_IN_ID), attempts: 1, possibleDuplicate: false, phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
 		]);
 		const { checkInId } = itemsOf(result, TOOL_NODE, 0, 'ai_tool')[0].json as { checkInId: string };
 		expect(vipps.map((request) => `${request.status} ${request.path}`)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.checkIn}`]);

@@ -67,6 +67,8 @@ const SCANNED_QR_CODE = 'https://qr.vipps.no/p/5ZcG8qkwbG0xU1Sd';
 
 const checkedIn = (phoneNumber: string, isMember: boolean) => ({
 	checkInId: expect.stringMatching(CHECK_IN_ID),
+	attempts: 1,
+	possibleDuplicate: false,
 	phoneNumber,
 	isMember,
 	merchantSerialNumber: '123456',

@@ -27,14 +27,15 @@ const STOP = 'On Error: Stop Workflow';
 const pairing = (items: INodeExecutionData[]) => items.map((item) => item.pairedItem);
 const statuses = (requests: RecordedRequest[]) => requests.map((request) => request.status);
 
-/** A sent check-in; the transport may add how it was delivered (attempts, possibleDuplicate). */
-const checkedIn = (phoneNumber: string, isMember: boolean) =>
-	expect.objectContaining({
-		checkInId: expect.stringMatching(CHECK_IN_ID),
-		phoneNumber,
-		isMember,
-		merchantSerialNumber: '123456',
-	});
+/** A check-in answered 200 at the first attempt. */
+const checkedIn = (phoneNumber: string, isMember: boolean) => ({
+	checkInId: expect.stringMatching(CHECK_IN_ID),
+	attempts: 1,
+	possibleDuplicate: false,
+	phoneNumber,
+	isMember,
+	merchantSerialNumber: '123456',
+});
 
 const BAD_PHONE = /^Phone Number: .*"abc"/;
 

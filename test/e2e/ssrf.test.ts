@@ -43,7 +43,7 @@ describe("n8n's SSRF protection", () => {
 
 		expect(result.error).toBeNull();
 		expect(jsonOf(itemsOf(result, VIPPS))).toEqual([
-			{ checkInId: expect.stringMatching(CHECK_IN_ID), phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
+			{ checkInId: expect.stringMatching(CHECK_IN_ID), attempts: 1, possibleDuplicate: false, phoneNumber: '4791234567', isMember: true, merchantSerialNumber: '123456' },
 		]);
 		expect(stack.simulator.requests.map((request) => `${request.status} ${request.path}`)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.checkIn}`]);
 	});

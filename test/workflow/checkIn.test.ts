@@ -44,8 +44,10 @@ describe('mapping fields from an earlier node', () => {
 
 		expect(run.error).toBeUndefined();
 		const [item] = run.itemsOf(VIPPS_NODE);
-		expect(item.json).toMatchObject({
+		expect(item.json).toEqual({
 			checkInId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+			attempts: 1,
+			possibleDuplicate: false,
 			phoneNumber: '4791234567',
 			isMember: true,
 			merchantSerialNumber: '123456',

@@ -122,14 +122,27 @@ describe("RequestPacer: the user's Max Requests per Second", () => {
 });
 
 describe('RequestPacer: a 429 cuts the rate once per burst', () => {
-	it('to 90 % of the requests started in the second before the refused one', async () => {
+	it('to 90 % of the requests under way in the second up to the refused one: started in it, or unanswered since before (they may have left late)', async () => {
 		const pacer = new RequestPacer({ maxConcurrency: 200 });
+		const answeredLongAgo = await acquireMany(pacer, 60);
+		answeredLongAgo.forEach((slot) => slot.release());
 		await jest.advanceTimersByTimeAsync(1_500);
-		await acquireMany(pacer, 60); // more than a second before the refused one: not counted
+		await acquireMany(pacer, 20); // still unanswered
 		await jest.advanceTimersByTimeAsync(1_000);
-		const slots = await acquireMany(pacer, 100);
-		slots[99].throttled(1_000);
+		const slots = await acquireMany(pacer, 80);
+		slots[79].throttled(1_000);
 		expect(pacer.currentRateLimit).toBe(90);
+	});
+
+	it('once paced, to 90 % of the paced rate at most, however many slow answers swell the count', async () => {
+		const pacer = new RequestPacer({ maxConcurrency: 500 });
+		const burst = await acquireMany(pacer, 100); // all still unanswered
+		burst[99].throttled(1_000);
+		expect(pacer.currentRateLimit).toBe(90);
+		await jest.advanceTimersByTimeAsync(1_000);
+		const paced = await startTimesAndSlots(pacer, 90);
+		paced[89].throttled(1_000);
+		expect(pacer.currentRateLimit).toBeCloseTo(81, 6);
 	});
 
 	it('only once for the 429s of requests started before the Retry-After of the cut had passed', async () => {

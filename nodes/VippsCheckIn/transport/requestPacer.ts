@@ -44,8 +44,8 @@ export class RequestPacer {
 	private heldUntil = 0;
 	private sameBurstUntil = -Infinity;
 	private climbedAt = 0;
-	/** When requests started, over the last two windows. */
-	private readonly starts: number[] = [];
+	/** The requests under way, and those answered in the last two windows. */
+	private readonly recent: Array<{ startedAt: number; answeredAt?: number }> = [];
 	/** Callers wait their turn in arrival order; only the first in line waits on the clock or a slot. */
 	private line: Promise<unknown> = Promise.resolve();
 	private wakeFirstInLine: (() => void) | undefined;
@@ -86,22 +86,22 @@ export class RequestPacer {
 			// A timer that fired late keeps the schedule; after a wait for a slot it starts afresh, nothing saved up.
 			this.nextStartAt = (now - this.nextStartAt < interval ? this.nextStartAt : now) + interval;
 			this.active++;
-			this.starts.push(now);
-			while (this.starts[0] <= now - 2 * WINDOW_MS) this.starts.shift();
-			return this.slot(now);
+			const request = { startedAt: now, answeredAt: undefined as number | undefined };
+			this.recent.push(request);
+			while ((this.recent[0].answeredAt ?? now) <= now - 2 * WINDOW_MS) this.recent.shift();
+			return this.slot(request);
 		}
 	}
 
-	private slot(startedAt: number): PacerSlot {
-		let released = false;
+	private slot(request: { startedAt: number; answeredAt?: number }): PacerSlot {
 		return {
 			release: () => {
-				if (released) return;
-				released = true;
+				if (request.answeredAt !== undefined) return;
+				request.answeredAt = this.now();
 				this.active--;
 				this.wakeFirstInLine?.();
 			},
-			throttled: (retryAfterMs) => this.onThrottled(startedAt, retryAfterMs),
+			throttled: (retryAfterMs) => this.onThrottled(request.startedAt, retryAfterMs),
 			succeeded: () => this.onSucceeded(),
 		};
 	}
@@ -111,11 +111,11 @@ export class RequestPacer {
 		const waitMs = Math.min(retryAfterMs ?? WINDOW_MS, RETRY_POLICY.maxRetryAfterMs);
 		if (waitMs > WINDOW_MS) this.heldUntil = Math.max(this.heldUntil, now + waitMs);
 		if (startedAt < this.sameBurstUntil) return;
-		// What the gateway had counted when it refused: at least its limit started in the second up to
-		// the refused request. (Requests started since, while a 429 after the latency was on its way, had not been.)
-		const started = this.starts.filter((at) => at > startedAt - WINDOW_MS && at <= startedAt).length;
-		// At least one a second, should the refused request have started over two windows ago.
-		this.learnedRate = CUT * Math.max(1, started);
+		// Every request the gateway counted was under way at some point of the second up to the refused
+		// one (it included), whenever it left n8n's process: so those are at least the gateway's limit.
+		const underWay = this.recent.filter((r) => r.startedAt <= startedAt && (r.answeredAt ?? now) > startedAt - WINDOW_MS).length;
+		// Paced, no more than the rate started in that second: any excess is what the count overstates.
+		this.learnedRate = CUT * Math.min(this.currentRateLimit ?? Infinity, underWay);
 		this.sameBurstUntil = now + Math.max(waitMs, WINDOW_MS);
 		this.climbedAt = now;
 	}

@@ -172,7 +172,7 @@ describe('RequestPacer: a 429 cuts the rate once per burst', () => {
 
 	it('holds nobody for a Retry-After of one window: only the refused request waits (retry policy)', async () => {
 		const pacer = new RequestPacer({ maxConcurrency: 10 });
-		const [refused] = await acquireMany(pacer, 5);
+		const refused = (await acquireMany(pacer, 5))[4];
 		refused.throttled(1_000);
 		refused.release();
 		// Paced at 90 % of the 5 started: the next start is due within a fraction of a second.
@@ -184,7 +184,7 @@ describe('RequestPacer: the climb', () => {
 	it('raises the rate 5 % for each second in which requests succeed, and not while nothing succeeds', async () => {
 		const pacer = new RequestPacer({ maxConcurrency: 200 });
 		const slots = await acquireMany(pacer, 100);
-		slots[0].throttled(1_000);
+		slots[99].throttled(1_000);
 		expect(pacer.currentRateLimit).toBe(90);
 		await jest.advanceTimersByTimeAsync(3_000);
 		expect(pacer.currentRateLimit).toBe(90);

@@ -36,6 +36,11 @@ const CUT = 0.9;
 /** Per second without a 429: back at the limit about two seconds after a cut, above it only by one window's slack. */
 const CLIMB = 1.05;
 
+interface RequestTimes {
+	startedAt: number;
+	answeredAt?: number;
+}
+
 export class RequestPacer {
 	private active = 0;
 	/** Requests per second; undefined until the gateway first refused. */
@@ -45,7 +50,7 @@ export class RequestPacer {
 	private sameBurstUntil = -Infinity;
 	private climbedAt = 0;
 	/** The requests under way, and those answered in the last two windows. */
-	private readonly recent: Array<{ startedAt: number; answeredAt?: number }> = [];
+	private readonly recent: RequestTimes[] = [];
 	/** Callers wait their turn in arrival order; only the first in line waits on the clock or a slot. */
 	private line: Promise<unknown> = Promise.resolve();
 	private wakeFirstInLine: (() => void) | undefined;
@@ -86,14 +91,14 @@ export class RequestPacer {
 			// A timer that fired late keeps the schedule; after a wait for a slot it starts afresh, nothing saved up.
 			this.nextStartAt = (now - this.nextStartAt < interval ? this.nextStartAt : now) + interval;
 			this.active++;
-			const request = { startedAt: now, answeredAt: undefined as number | undefined };
+			const request: RequestTimes = { startedAt: now };
 			this.recent.push(request);
 			while ((this.recent[0].answeredAt ?? now) <= now - 2 * WINDOW_MS) this.recent.shift();
 			return this.slot(request);
 		}
 	}
 
-	private slot(request: { startedAt: number; answeredAt?: number }): PacerSlot {
+	private slot(request: RequestTimes): PacerSlot {
 		return {
 			release: () => {
 				if (request.answeredAt !== undefined) return;
@@ -101,19 +106,20 @@ export class RequestPacer {
 				this.active--;
 				this.wakeFirstInLine?.();
 			},
-			throttled: (retryAfterMs) => this.onThrottled(request.startedAt, retryAfterMs),
+			throttled: (retryAfterMs) => this.onThrottled(request, retryAfterMs),
 			succeeded: () => this.onSucceeded(),
 		};
 	}
 
-	private onThrottled(startedAt: number, retryAfterMs: number | undefined): void {
+	private onThrottled(request: RequestTimes, retryAfterMs: number | undefined): void {
 		const now = this.now();
 		const waitMs = Math.min(retryAfterMs ?? WINDOW_MS, RETRY_POLICY.maxRetryAfterMs);
 		if (waitMs > WINDOW_MS) this.heldUntil = Math.max(this.heldUntil, now + waitMs);
-		if (startedAt < this.sameBurstUntil) return;
-		// Every request the gateway counted was under way at some point of the second up to the refused
-		// one (it included), whenever it left n8n's process: so those are at least the gateway's limit.
-		const underWay = this.recent.filter((r) => r.startedAt <= startedAt && (r.answeredAt ?? now) > startedAt - WINDOW_MS).length;
+		if (request.startedAt < this.sameBurstUntil) return;
+		// Every request the gateway counted started before the refused one and was under way at some
+		// point of the second up to it, however late it left n8n's process: at least the gateway's limit.
+		const earlier = this.recent.slice(0, this.recent.indexOf(request) + 1);
+		const underWay = earlier.filter((r) => (r.answeredAt ?? now) > request.startedAt - WINDOW_MS).length;
 		// Paced, no more than the rate started in that second: any excess is what the count overstates.
 		this.learnedRate = CUT * Math.min(this.currentRateLimit ?? Infinity, underWay);
 		this.sameBurstUntil = now + Math.max(waitMs, WINDOW_MS);

@@ -1,32 +1,31 @@
 #!/usr/bin/env node
 'use strict';
 
-// Issue 7's benchmark: this node against what users build without it, side by side in one run,
-// in real n8n (headless `n8n execute`, the product users run) against the local Vipps simulator
-// on loopback with 50 ms of added latency, over plain HTTP and over HTTPS (the simulator's
-// self-signed certificate, trusted by n8n through NODE_EXTRA_CA_CERTS).
+// Issue 15's benchmark, in one run of real n8n (headless `n8n execute`, the product users run)
+// against the local Vipps simulator on loopback with 50 ms of added latency, over plain HTTP
+// and over HTTPS (the simulator's self-signed certificate, trusted by n8n through
+// NODE_EXTRA_CA_CERTS). Everything is compared within the run, as ratios: the machine may be
+// shared, and other load moves absolute times.
 //
-//   npm run bench               (= npm run build && node bench/run.js; estimated 10–15 minutes)
-//   node bench/run.js --quick   a smoke: fewer, smaller scenarios (a few minutes)
-//   node bench/run.js --help    the other options (--repeat, --only, --flows, --protocols, --keep, --package, --out, --cpu-prof)
+//   npm run bench               (= npm run build && node bench/run.js; about 15 minutes)
+//   node bench/run.js --quick   for development: fewer, smaller scenarios, no repeats
+//   node bench/run.js --help    the other options
 //
-// Flows (each its own workflow, items generated inside n8n by a Set expression + Split Out):
-//   ours      Vipps Check-in with default settings (concurrency 32, no rate cap)
+// Flows (each its own workflow; items generated inside n8n by a Set expression + Split Out):
+//   ours      Vipps Check-in with default options
+//   floor     the floor: a bare community node (bench/floor) that only calls
+//             this.helpers.httpRequest once per item at the same concurrency: n8n's own cost
 //   diyA      HTTP Request "Get token" (Execute Once) + HTTP Request per check-in, response as text
-//   diyA-cof  the same with On Error = Continue (regular output): counts the lost items
 //   diyB      diyA with the HTTP Request node's batching tuned to the 100 req/s gateway limit
 //   dryRun    this node with Dry Run on: n8n reading and checking every item, nothing sent
-//             (the CPU floor: what n8n's expression evaluation costs before any HTTP)
-//   baseline  only produces the items (memory reference)
-//   echo      produces the items and maps each to an output item shaped like ours, without HTTP
-//             (memory reference: what the items themselves cost)
-// dryRun, baseline and echo send nothing, so they run once, with the first protocol, and serve
-// as references for both.
+//   aimd      (--pacers) this node with plain AIMD instead of its pacer: halve at a 429, +10
+//             requests per second each second; installed into a second n8n user folder
+//   ours@C, floor@C   (--sweep) the same at Concurrency C
 //
 // Measured per run: the send node's own execution time from n8n's run data (executionTime),
-// what the simulator saw (distinct phone numbers answered 200, token fetches, 429s), error items
-// and workflow errors from n8n's output, and the n8n process's peak RSS (VmHWM, polled from /proc).
-// Every process is started and stopped by the real-n8n kit by its PID; only loopback is used.
+// what the simulator saw (distinct phone numbers answered 200, token requests, 429s), error
+// items and workflow errors from n8n's output, and the n8n process's peak RSS (VmHWM, polled
+// from /proc). Every process is started and stopped by the real-n8n kit by its PID.
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -35,28 +34,56 @@ const { execFileSync } = require('node:child_process');
 
 const REPO = path.resolve(__dirname, '..');
 const kit = require(path.join(REPO, 'scripts', 'real-n8n', 'n8n.js'));
-const { N8N_VERSION, NODE_VERSION } = require(path.join(REPO, 'scripts', 'real-n8n', 'install.js'));
+const { run } = require(path.join(REPO, 'scripts', 'real-n8n', 'proc.js'));
+const { N8N_VERSION, NODE_VERSION, cleanEnv } = require(path.join(REPO, 'scripts', 'real-n8n', 'install.js'));
 
 const LATENCY_MS = 50;
 const GATEWAY_RPS = 100;
 const PROTOCOLS = ['http', 'https'];
-const PACKAGE_NAME = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).name;
-const PACKAGE_VERSION = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version;
-const NODE_TYPE = `${PACKAGE_NAME}.vippsCheckIn`;
 const CREDENTIAL_TYPE = 'vippsMobilePayApi';
+const FLOOR_DIR = path.join(__dirname, 'floor');
+const FLOOR_PACKAGE = JSON.parse(fs.readFileSync(path.join(FLOOR_DIR, 'package.json'), 'utf8')).name;
 /** DIY B's batching: what a careful user sets for a 100 req/s limit (100 per 1.1 s: about 9 % below it). */
 const DIY_B_BATCH = { batchSize: 100, batchInterval: 1100 };
+/** Plain AIMD's additive step, requests per second gained each second without a 429 (--pacers). */
+const AIMD_STEP = 10;
 const RSS_POLL_MS = 25;
-/** The targets, as ratios. */
-const TARGET = { toDiyA: 0.8, gatewayToIdeal: 1.3 };
+/** The targets, as ratios (issue 15, "Done when"). */
+const TARGET = { toDiyA: 1.0, toFloor: 1.15, toIdeal: 1.3 };
+
+/** The gateways in front of the simulator: Azure API Management's rate limit, 100 requests per second. */
+const GATEWAYS = {
+	'fixed-instant': { window: 'fixed', throttle: 'instant', label: 'fixed windows, 429 at once' },
+	'sliding-instant': { window: 'sliding', throttle: 'instant', label: 'sliding window, 429 at once' },
+	'fixed-after-latency': { window: 'fixed', throttle: 'after-latency', label: 'fixed windows, 429 after the latency' },
+};
 
 // ---------------------------------------------------------------------------------------------
 // Command line
+
+const USAGE = `Usage: node bench/run.js [options]
+  --quick            for development: 1,000 items open and 300 behind each gateway, once each
+  --repeat=N         runs of each timed flow the targets are judged on (default 3; the median counts)
+  --sweep=C,C,…      also this node and the floor at each Concurrency C (open, 1,000 items) and this
+                     node at each C behind the fixed-window gateway: how the default was chosen
+  --pacers           also plain AIMD (halve at a 429, +${AIMD_STEP} req/s each second) behind every gateway,
+                     interleaved with this node's pacer: how the pacer was chosen
+  --only=…           scenario ids: open-1000, open-10000, gateway-<kind>-1000 (kinds: ${Object.keys(GATEWAYS).join(', ')});
+                     with --quick: open-1000, gateway-<kind>-300
+  --flows=…          flows: ours, floor, diyA, diyB, dryRun, aimd, ours@C, floor@C
+  --protocols=…      http, https or both (default both)
+  --keep             keep the n8n user folders (workflows, credentials, database) and print their paths
+  --package=<dir>    bench another build of the package (a directory with dist/ and package.json)
+  --out=<file>       the JSON results (default bench/results/latest.json; the Markdown goes beside it)
+  --cpu-prof=<dir>   write a V8 CPU profile of every n8n process into this folder (slows n8n down)
+A full run (no --quick, --only, --flows or --package) also writes its tables into BENCHMARKS.md.`;
 
 function parseArgs(argv) {
 	const args = {
 		quick: false,
 		keep: false,
+		pacers: false,
+		sweep: [],
 		only: null,
 		flows: null,
 		protocols: PROTOCOLS,
@@ -65,14 +92,16 @@ function parseArgs(argv) {
 		out: path.join(__dirname, 'results', 'latest.json'),
 		cpuProfDir: null,
 	};
-	const list = (arg, prefix) => arg.slice(prefix.length).split(',').filter(Boolean);
+	const list = (arg) => arg.slice(arg.indexOf('=') + 1).split(',').filter(Boolean);
 	for (const arg of argv) {
 		if (arg === '--quick') args.quick = true;
 		else if (arg === '--keep') args.keep = true;
-		else if (arg.startsWith('--only=')) args.only = new Set(list(arg, '--only='));
-		else if (arg.startsWith('--flows=')) args.flows = new Set(list(arg, '--flows='));
-		else if (arg.startsWith('--protocols=')) args.protocols = list(arg, '--protocols=');
-		else if (arg.startsWith('--repeat=')) args.repeat = Math.max(1, Number(arg.slice(9)) || 1);
+		else if (arg === '--pacers') args.pacers = true;
+		else if (arg.startsWith('--sweep=')) args.sweep = list(arg).map(Number);
+		else if (arg.startsWith('--only=')) args.only = new Set(list(arg));
+		else if (arg.startsWith('--flows=')) args.flows = new Set(list(arg));
+		else if (arg.startsWith('--protocols=')) args.protocols = list(arg);
+		else if (arg.startsWith('--repeat=')) args.repeat = Math.max(1, Number(list(arg)[0]) || 1);
 		else if (arg.startsWith('--package=')) args.packageDir = path.resolve(arg.slice(10));
 		else if (arg.startsWith('--out=')) args.out = path.resolve(arg.slice(6));
 		else if (arg.startsWith('--cpu-prof=')) args.cpuProfDir = path.resolve(arg.slice(11));
@@ -81,61 +110,54 @@ function parseArgs(argv) {
 			process.exit(0);
 		} else throw new Error(`unknown argument ${arg}\n${USAGE}`);
 	}
-	const unknown = args.protocols.filter((protocol) => !PROTOCOLS.includes(protocol));
-	if (unknown.length || !args.protocols.length) throw new Error(`--protocols takes ${PROTOCOLS.join(', ')}\n${USAGE}`);
+	if (args.protocols.some((protocol) => !PROTOCOLS.includes(protocol)) || !args.protocols.length) {
+		throw new Error(`--protocols takes ${PROTOCOLS.join(', ')}\n${USAGE}`);
+	}
+	if (args.sweep.some((concurrency) => !Number.isInteger(concurrency) || concurrency < 1)) throw new Error(`--sweep takes whole numbers\n${USAGE}`);
+	args.fullRun = !args.quick && !args.only && !args.flows && args.packageDir === REPO;
 	return args;
 }
 
-const USAGE = `Usage: node bench/run.js [--quick] [--repeat=N] [--only=<scenario>[,…]] [--flows=<flow>[,…]] [--protocols=http,https] [--keep] [--package=<dir>] [--out=<file>] [--cpu-prof=<dir>]
-  --quick        a smoke: 100 items open, 300 items behind each gateway kind, no repeats (a few minutes)
-  --repeat=N     runs of this node and DIY A at 1,000 items open, and of this node behind the gateways
-                 (default 3; the median counts)
-  --only=…       scenario ids: open-100, open-1000, open-10000, gateway-sliding-1000, gateway-fixed-1000
-                 (with --quick: open-100, gateway-sliding-300, gateway-fixed-300)
-  --flows=…      flows: ours, diyA, diyA-cof, diyB, dryRun, baseline, echo
-  --protocols=…  http, https or both (default both)
-  --keep         keep the n8n user folder (workflows, credential, database) and print its path
-  --package=…    bench another build of the package (a directory with dist/ and package.json)
-  --out=…        where the JSON results go (default bench/results/latest.json)
-  --cpu-prof=…   write a V8 CPU profile of every n8n process into this folder (slows n8n down:
-                 for finding where time goes, not for the figures)`;
+/** `ours@64` → { base: 'ours', concurrency: 64 }; `ours` → { base: 'ours', concurrency: undefined }. */
+function flowParts(flow) {
+	const [base, concurrency] = flow.split('@');
+	return { base, concurrency: concurrency === undefined ? undefined : Number(concurrency) };
+}
 
-/** Flows that send nothing: run once, with the first protocol, as references for every protocol. */
-const SENDLESS = new Set(['dryRun', 'baseline', 'echo']);
+/** Flows that send nothing: run once, with the first protocol. */
+const SENDLESS = new Set(['dryRun']);
+const isSendFlow = (flow) => !SENDLESS.has(flowParts(flow).base);
 
 /**
  * `repeat` names the flows run several times (interleaved with the others, median reported):
- * the figures the targets are judged on, since other load on the machine moves single runs.
- * `gateway` is the simulator's rate limit in front of every request, counted in a sliding or
- * in fixed one-second windows.
+ * the figures the targets are judged on.
  */
-function scenarios({ quick, repeat }) {
-	const gateway = (window, items, flows, repeatOurs) => ({
-		id: `gateway-${window}-${items}`,
-		items,
-		gateway: { requestsPerSecond: GATEWAY_RPS, window },
-		flows,
-		repeat: { ours: repeatOurs },
-	});
+function scenarios({ quick, repeat, sweep, pacers }) {
+	const swept = (bases) => sweep.flatMap((concurrency) => bases.map((base) => `${base}@${concurrency}`));
+	const times = (flows, n) => Object.fromEntries(flows.map((flow) => [flow, n]));
+	const gateway = (kind, items, n, extra = []) => {
+		const flows = ['ours', ...(pacers ? ['aimd'] : []), ...extra];
+		return {
+			id: `gateway-${kind}-${items}`,
+			items,
+			gateway: { requestsPerSecond: GATEWAY_RPS, window: GATEWAYS[kind].window, throttle: GATEWAYS[kind].throttle },
+			flows,
+			repeat: times(['ours', 'aimd', ...extra.filter((flow) => flow.includes('@'))], n),
+		};
+	};
 	if (quick) {
 		return [
-			{ id: 'open-100', items: 100, gateway: null, flows: ['ours', 'diyA', 'dryRun'], repeat: {} },
-			gateway('sliding', 300, ['ours', 'diyA'], 1),
-			gateway('fixed', 300, ['ours', 'diyA'], 1),
+			{ id: 'open-1000', items: 1000, gateway: null, flows: ['ours', 'floor', 'diyA', ...swept(['ours', 'floor'])], repeat: {} },
+			...Object.keys(GATEWAYS).map((kind) => gateway(kind, 300, 1, kind === 'fixed-instant' ? swept(['ours']) : [])),
 		];
 	}
+	const openFlows = ['ours', 'floor', 'diyA', ...swept(['ours', 'floor'])];
 	return [
-		{ id: 'open-100', items: 100, gateway: null, flows: ['ours', 'diyA'], repeat: {} },
-		{
-			id: 'open-1000',
-			items: 1000,
-			gateway: null,
-			flows: ['ours', 'diyA', 'dryRun'],
-			repeat: { ours: repeat, diyA: repeat, dryRun: repeat },
-		},
-		{ id: 'open-10000', items: 10000, gateway: null, flows: ['baseline', 'echo', 'ours', 'diyA'], repeat: {} },
-		gateway('sliding', 1000, ['ours', 'diyA', 'diyA-cof', 'diyB'], repeat),
-		gateway('fixed', 1000, ['ours', 'diyA', 'diyB'], repeat),
+		{ id: 'open-1000', items: 1000, gateway: null, flows: [...openFlows, 'dryRun'], repeat: times(openFlows, repeat) },
+		{ id: 'open-10000', items: 10000, gateway: null, flows: ['ours', 'floor', 'diyA'], repeat: {} },
+		gateway('fixed-instant', 1000, repeat, ['diyA', 'diyB', ...swept(['ours'])]),
+		gateway('sliding-instant', 1000, repeat),
+		gateway('fixed-after-latency', 1000, repeat),
 	];
 }
 
@@ -183,23 +205,40 @@ function itemSource() {
 	];
 }
 
-function oursWorkflow(credential, { dryRun = false } = {}) {
-	return chain(dryRun ? 'bench: ours, dry run' : 'bench: ours', [
+const OUR_NODE = 'Vipps Check-in';
+const FLOOR_NODE = 'Bench Floor';
+const DIY_NODE = 'Check-in (HTTP Request)';
+
+function oursWorkflow(nodeType, credential, { dryRun = false, concurrency } = {}) {
+	const options = { ...(dryRun ? { dryRun: true } : {}), ...(concurrency ? { concurrency } : {}) };
+	return chain(`bench: ours${dryRun ? ', dry run' : ''}${concurrency ? ` @${concurrency}` : ''}`, [
 		trigger(),
 		...itemSource(),
 		node(
-			'Vipps Check-in',
-			NODE_TYPE,
+			OUR_NODE,
+			nodeType,
 			1,
-			{
-				resource: 'checkIn',
-				operation: 'send',
-				phoneNumber: '={{ $json.phone }}',
-				isMember: '={{ $json.member }}',
-				options: dryRun ? { dryRun: true } : {},
-			},
+			{ resource: 'checkIn', operation: 'send', phoneNumber: '={{ $json.phone }}', isMember: '={{ $json.member }}', options },
 			{ credentials: { [CREDENTIAL_TYPE]: { id: credential.id, name: credential.name } } },
 		),
+	]);
+}
+
+/** The floor node with the simulator's keys as plain parameters, mapping the same two fields by expressions. */
+function floorWorkflow(vipps, concurrency) {
+	return chain(`bench: floor @${concurrency}`, [
+		trigger(),
+		...itemSource(),
+		node(FLOOR_NODE, `${FLOOR_PACKAGE}.benchFloor`, 1, {
+			baseUrl: vipps.customBaseUrl,
+			clientId: vipps.clientId,
+			clientSecret: vipps.clientSecret,
+			subscriptionKey: vipps.subscriptionKey,
+			merchantSerialNumber: vipps.merchantSerialNumber,
+			phoneNumber: '={{ $json.phone }}',
+			isMember: '={{ $json.member }}',
+			concurrency,
+		}),
 	]);
 }
 
@@ -209,7 +248,7 @@ const header = (name, value) => ({ name, value });
  * What a user builds without this package: token once, then one HTTP Request per check-in.
  * `vipps` holds the same keys as this node's credential (the simulator's `credentialData()`).
  */
-function diyWorkflow(name, vipps, { batching = null, continueOnFail = false } = {}) {
+function diyWorkflow(name, vipps, { batching = null } = {}) {
 	const systemHeaders = [
 		header('Vipps-System-Name', 'n8n'),
 		header('Vipps-System-Version', N8N_VERSION),
@@ -241,84 +280,134 @@ function diyWorkflow(name, vipps, { batching = null, continueOnFail = false } = 
 	);
 	const options = { response: { response: { responseFormat: 'text' } } };
 	if (batching) options.batching = { batch: batching };
-	const checkIn = node(
-		'Check-in (HTTP Request)',
-		'n8n-nodes-base.httpRequest',
-		4.5,
-		{
-			method: 'POST',
-			url: `${vipps.customBaseUrl}/point-of-sale/v1/loyalty-check-in`,
-			authentication: 'none',
-			sendHeaders: true,
-			specifyHeaders: 'keypair',
-			headerParameters: {
-				parameters: [
-					header('Authorization', "=Bearer {{ $('Get token').item.json.access_token }}"),
-					header('Ocp-Apim-Subscription-Key', vipps.subscriptionKey),
-					header('Merchant-Serial-Number', vipps.merchantSerialNumber),
-					...systemHeaders,
-				],
-			},
-			sendBody: true,
-			contentType: 'json',
-			specifyBody: 'json',
-			jsonBody: '={\n  "phoneNumber": "{{ $json.phone }}",\n  "isMember": {{ $json.member }}\n}',
-			options,
+	const checkIn = node(DIY_NODE, 'n8n-nodes-base.httpRequest', 4.5, {
+		method: 'POST',
+		url: `${vipps.customBaseUrl}/point-of-sale/v1/loyalty-check-in`,
+		authentication: 'none',
+		sendHeaders: true,
+		specifyHeaders: 'keypair',
+		headerParameters: {
+			parameters: [
+				header('Authorization', "=Bearer {{ $('Get token').item.json.access_token }}"),
+				header('Ocp-Apim-Subscription-Key', vipps.subscriptionKey),
+				header('Merchant-Serial-Number', vipps.merchantSerialNumber),
+				...systemHeaders,
+			],
 		},
-		continueOnFail ? { onError: 'continueRegularOutput' } : {},
-	);
+		sendBody: true,
+		contentType: 'json',
+		specifyBody: 'json',
+		jsonBody: '={\n  "phoneNumber": "{{ $json.phone }}",\n  "isMember": {{ $json.member }}\n}',
+		options,
+	});
 	return chain(name, [trigger(), getToken, ...itemSource(), checkIn]);
 }
 
-function baselineWorkflow() {
-	return chain('bench: items only', [trigger(), ...itemSource()]);
+/** The node a flow is timed by. */
+const SEND_NODE = { ours: OUR_NODE, aimd: OUR_NODE, dryRun: OUR_NODE, floor: FLOOR_NODE, diyA: DIY_NODE, diyB: DIY_NODE };
+
+function flowLabel(flow, defaultConcurrency) {
+	const { base, concurrency } = flowParts(flow);
+	const at = ` @${concurrency ?? defaultConcurrency}`;
+	return {
+		ours: concurrency ? `this node${at}` : 'this node (defaults)',
+		floor: `floor: bare httpRequest${at}`,
+		aimd: 'this node, plain AIMD pacer',
+		diyA: 'DIY A: HTTP Request',
+		diyB: `DIY B: batching ${DIY_B_BATCH.batchSize}/${DIY_B_BATCH.batchInterval} ms`,
+		dryRun: 'reference: this node, Dry Run',
+	}[base];
 }
-
-/** Maps every item to one shaped like ours' output (a 36-character id, phone, flag, MSN), no HTTP. */
-function echoWorkflow(merchantSerialNumber) {
-	const assignment = (id, name, value, type) => ({ id, name, value, type });
-	return chain('bench: items + echo', [
-		trigger(),
-		...itemSource(),
-		node('Echo', 'n8n-nodes-base.set', 3.4, {
-			mode: 'manual',
-			assignments: {
-				assignments: [
-					assignment('e1', 'checkInId', "={{ '00000000-0000-4000-8000-' + $json.phone.padStart(12, '0') }}", 'string'),
-					assignment('e2', 'phoneNumber', '={{ $json.phone }}', 'string'),
-					assignment('e3', 'isMember', '={{ $json.member }}', 'boolean'),
-					assignment('e4', 'merchantSerialNumber', merchantSerialNumber, 'string'),
-				],
-			},
-			includeOtherFields: false,
-			options: {},
-		}),
-	]);
-}
-
-/** The node whose execution a flow is timed by. */
-const SEND_NODE = {
-	ours: 'Vipps Check-in',
-	diyA: 'Check-in (HTTP Request)',
-	'diyA-cof': 'Check-in (HTTP Request)',
-	diyB: 'Check-in (HTTP Request)',
-	dryRun: 'Vipps Check-in',
-	baseline: 'One item per customer',
-	echo: 'Echo',
-};
-
-const FLOW_LABEL = {
-	ours: 'this node (defaults)',
-	diyA: 'DIY A: HTTP Request',
-	'diyA-cof': 'DIY A + Continue On Fail',
-	diyB: `DIY B: batching ${DIY_B_BATCH.batchSize}/${DIY_B_BATCH.batchInterval} ms`,
-	dryRun: 'reference: this node, Dry Run',
-	baseline: 'baseline: items only',
-	echo: 'reference: items + echo Set',
-};
 
 // ---------------------------------------------------------------------------------------------
-// Peak RSS of the n8n process, polled from /proc
+// Packages and n8n user folders
+
+/** npm pack of the floor, unpacked into the user folder's community packages as n8n's installer does (it has no dependencies). */
+async function installFloor(userFolder) {
+	const dest = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-floor-'));
+	try {
+		const packed = await run('npm', ['pack', '--json', '--ignore-scripts', `--pack-destination=${dest}`], { cwd: FLOOR_DIR, env: cleanEnv() });
+		if (packed.code !== 0) throw new Error(`npm pack of the floor failed:\n${packed.stderr}`);
+		const [{ filename }] = JSON.parse(packed.stdout);
+		const nodesDir = path.join(userFolder, '.n8n', 'nodes');
+		const target = path.join(nodesDir, 'node_modules', FLOOR_PACKAGE);
+		fs.mkdirSync(target, { recursive: true });
+		const untar = await run('tar', ['-xzf', path.join(dest, path.basename(filename)), '-C', target, '--strip-components=1']);
+		if (untar.code !== 0) throw new Error(`unpacking the floor failed:\n${untar.stderr}`);
+		const ledgerFile = path.join(nodesDir, 'package.json');
+		const ledger = JSON.parse(fs.readFileSync(ledgerFile, 'utf8'));
+		ledger.dependencies[FLOOR_PACKAGE] = '1.0.0';
+		fs.writeFileSync(ledgerFile, JSON.stringify(ledger, null, 2));
+	} finally {
+		fs.rmSync(dest, { recursive: true, force: true });
+	}
+}
+
+/**
+ * A copy of the package's files with plain AIMD in place of its pacer's rules: the same count
+ * at a 429, one cut per burst and hold, but the cut halves the rate and the climb adds AIMD_STEP.
+ */
+function aimdVariant(packageDir) {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-aimd-'));
+	for (const entry of ['package.json', 'index.js', path.join('dist', 'nodes'), path.join('dist', 'credentials'), path.join('dist', 'package.json')]) {
+		if (fs.existsSync(path.join(packageDir, entry))) fs.cpSync(path.join(packageDir, entry), path.join(dir, entry), { recursive: true });
+	}
+	const pacerFile = path.join(dir, 'dist', 'nodes', 'VippsCheckIn', 'transport', 'requestPacer.js');
+	const pacer = fs.readFileSync(pacerFile, 'utf8');
+	const patched = pacer.replace(/const CUT = [\d.]+;/, 'const CUT = 0.5;').replace('this.learnedRate *= CLIMB;', `this.learnedRate += ${AIMD_STEP};`);
+	if ((patched.match(/const CUT = 0\.5;|this\.learnedRate \+= /g) ?? []).length !== 2) {
+		throw new Error(`${pacerFile}: the pacer no longer has CUT and its climb where --pacers patches them; update aimdVariant()`);
+	}
+	fs.writeFileSync(pacerFile, patched);
+	return dir;
+}
+
+/** A user folder with `tarball` installed (and the floor, when asked), the credentials and the workflows of `flows` imported. */
+async function setUpN8n({ tarball, withFloor, flowsByProtocol, sims, protocols, nodeType, args }) {
+	const folder = await kit.createUserFolder({ tarball });
+	try {
+		if (withFloor) await installFloor(folder.userFolder);
+		const env = await kit.n8nEnv({
+			userFolder: folder.userFolder,
+			extra: {
+				// $env.BENCH_ITEMS sizes the item list per run without re-importing workflows.
+				N8N_BLOCK_ENV_ACCESS_IN_NODE: 'false',
+				// n8n trusts the HTTPS simulator's self-signed certificate, as it would a company CA.
+				...(sims.https ? { NODE_EXTRA_CA_CERTS: sims.https.caCertPath } : {}),
+				...(args.cpuProfDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${args.cpuProfDir}` } : {}),
+			},
+		});
+		const vipps = Object.fromEntries(protocols.map((protocol) => [protocol, sims[protocol].credentialData()]));
+		const imported = await kit.importCredentials(
+			env,
+			protocols.map((protocol) => ({ name: `Vipps simulator (${protocol})`, type: CREDENTIAL_TYPE, data: vipps[protocol] })),
+		);
+		const credential = Object.fromEntries(protocols.map((protocol, i) => [protocol, imported[i]]));
+		const workflowIds = {};
+		for (const protocol of protocols) {
+			workflowIds[protocol] = {};
+			for (const flow of flowsByProtocol[protocol]) {
+				const { base, concurrency } = flowParts(flow);
+				const workflow = {
+					ours: () => oursWorkflow(nodeType, credential[protocol], { concurrency }),
+					aimd: () => oursWorkflow(nodeType, credential[protocol]),
+					dryRun: () => oursWorkflow(nodeType, credential[protocol], { dryRun: true }),
+					floor: () => floorWorkflow(vipps[protocol], concurrency ?? args.defaultConcurrency),
+					diyA: () => diyWorkflow(`bench: DIY A (${protocol})`, vipps[protocol]),
+					diyB: () => diyWorkflow(`bench: DIY B, batching (${protocol})`, vipps[protocol], { batching: DIY_B_BATCH }),
+				}[base]();
+				workflowIds[protocol][flow] = await kit.importWorkflow(env, workflow);
+			}
+		}
+		return { folder, env, workflowIds };
+	} catch (error) {
+		folder.remove();
+		throw error;
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peak RSS and CPU time of the n8n process, polled from /proc
 
 function readProc(pid, file) {
 	try {
@@ -344,19 +433,6 @@ function findPids(markers) {
 	return pids;
 }
 
-function childrenOf(pid) {
-	const out = [];
-	for (const entry of fs.readdirSync('/proc')) {
-		if (!/^\d+$/.test(entry)) continue;
-		const stat = readProc(entry, 'stat');
-		if (!stat) continue;
-		// The ppid is the second field after the command name's closing parenthesis.
-		const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-		if (ppid === pid) out.push(Number(entry));
-	}
-	return out;
-}
-
 /** utime + stime of a process, in clock ticks (100 per second on Linux). */
 function cpuTicks(pid) {
 	const stat = readProc(pid, 'stat');
@@ -369,16 +445,13 @@ const TICK_MS = 10;
 
 /**
  * Polls the `n8n execute --id=<workflowId>` process: its VmHWM (the kernel's own peak RSS, so a
- * peak between polls is not missed while the process lives), its CPU time (to tell CPU-bound
- * from waiting, and to see through other load on the machine), and the summed RSS of its
- * children (the task runner n8n starts).
+ * peak between polls is not missed while the process lives) and its CPU time (to tell CPU-bound
+ * from waiting, and to see through other load on the machine).
  */
 function startRssPoller(workflowId) {
 	const markers = ['execute', `--id=${workflowId}`];
-	const state = { pid: null, peakKb: 0, childrenPeakKb: 0, childCount: 0, samples: 0, cpu: [] };
-	let tick = 0;
+	const state = { pid: null, peakKb: 0, samples: 0, cpu: [] };
 	const timer = setInterval(() => {
-		tick++;
 		if (state.pid === null) {
 			state.pid = findPids(markers)[0] ?? null;
 			if (state.pid === null) return;
@@ -389,13 +462,6 @@ function startRssPoller(workflowId) {
 		state.samples++;
 		state.peakKb = Math.max(state.peakKb, kB(status, 'VmHWM'));
 		state.cpu.push([Date.now(), ticks]);
-		// Children are looked up less often: scanning /proc costs more than one status read.
-		if (tick % 8 === 0) {
-			const kids = childrenOf(state.pid);
-			state.childCount = Math.max(state.childCount, kids.length);
-			const sum = kids.reduce((total, kid) => total + kB(readProc(kid, 'status'), 'VmRSS'), 0);
-			state.childrenPeakKb = Math.max(state.childrenPeakKb, sum);
-		}
 	}, RSS_POLL_MS);
 	return {
 		stop() {
@@ -428,9 +494,7 @@ function cpuMsBetween(samples, from, to) {
 function delivered(sim) {
 	const phones = new Set();
 	for (const request of sim.checkInRequests()) {
-		if (request.status === 200 && request.body && typeof request.body.phoneNumber === 'string') {
-			phones.add(request.body.phoneNumber);
-		}
+		if (request.status === 200 && request.body && typeof request.body.phoneNumber === 'string') phones.add(request.body.phoneNumber);
 	}
 	return phones.size;
 }
@@ -439,17 +503,6 @@ function statusCounts(requests) {
 	const counts = {};
 	for (const { status } of requests) counts[status] = (counts[status] ?? 0) + 1;
 	return counts;
-}
-
-/** Highest number of check-in requests the simulator held at once (arrival + latency). */
-function peakInFlight(requests, latencyMs) {
-	const events = [];
-	for (const { receivedAt } of requests) events.push([receivedAt, 1], [receivedAt + latencyMs, -1]);
-	events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-	let current = 0;
-	let peak = 0;
-	for (const [, delta] of events) peak = Math.max(peak, (current += delta));
-	return peak;
 }
 
 /**
@@ -481,39 +534,27 @@ function shortError(error) {
 	return message.length > 160 ? `${message.slice(0, 157)}…` : message;
 }
 
-async function runOnce({ sim, protocol, env, workflowId, flow, scenario, timeoutMs, extraEnv = {} }) {
+async function runOnce({ sim, protocol, env, workflowId, flow, scenario, timeoutMs }) {
 	sim.resetLog();
-	sim.setGatewayLimit(scenario.gateway?.requestsPerSecond, scenario.gateway?.window);
-	const runEnv = { ...env, ...extraEnv, BENCH_ITEMS: String(scenario.items) };
+	sim.setGatewayLimit(scenario.gateway ?? undefined);
 	const loadAtStart = round(os.loadavg()[0], 2);
 	const poller = startRssPoller(workflowId);
 	const started = Date.now();
 	let result;
 	let rss;
 	try {
-		result = await kit.executeWorkflow(runEnv, workflowId, { timeoutMs });
+		result = await kit.executeWorkflow({ ...env, BENCH_ITEMS: String(scenario.items) }, workflowId, { timeoutMs });
 	} finally {
 		rss = poller.stop();
 	}
 	const cliWallMs = Date.now() - started;
-	const sendNodeName = SEND_NODE[flow];
-	const taskData = result.runData?.[sendNodeName]?.[0] ?? null;
+	const taskData = result.runData?.[SEND_NODE[flowParts(flow).base]]?.[0] ?? null;
 	const output = taskData?.data?.main?.[0] ?? [];
-	const errorItems = output.filter((item) => item.json && item.json.error !== undefined).length;
 	const checkIns = sim.checkInRequests();
-	const tokens = sim.tokenRequests();
-	const isSend = isSendFlow(flow);
-	const deliveredCount = isSend ? delivered(sim) : null;
-	const tokenNode = result.runData?.['Get token']?.[0];
-	let firstArrival = null;
-	let lastArrival = null;
-	for (const { receivedAt } of checkIns) {
-		if (firstArrival === null || receivedAt < firstArrival) firstArrival = receivedAt;
-		if (lastArrival === null || receivedAt > lastArrival) lastArrival = receivedAt;
-	}
-	const outputJsonBytes = output.length ? Buffer.byteLength(JSON.stringify(output.map((item) => item.json))) : 0;
-	const first429 = checkIns.findIndex((request) => request.status === 429);
+	const send = isSendFlow(flow);
+	const deliveredCount = send ? delivered(sim) : null;
 	const nodeEnd = taskData ? taskData.startTime + taskData.executionTime : null;
+	const firstArrival = checkIns.length ? Math.min(...checkIns.map((request) => request.receivedAt)) : null;
 	return {
 		protocol,
 		scenario: scenario.id,
@@ -522,29 +563,18 @@ async function runOnce({ sim, protocol, env, workflowId, flow, scenario, timeout
 		gateway: scenario.gateway,
 		nodeTimeMs: taskData?.executionTime ?? null,
 		nodeStartTime: taskData?.startTime ?? null,
-		nodeStatus: taskData?.executionStatus ?? null,
-		tokenNodeTimeMs: tokenNode?.executionTime ?? null,
 		outputItems: output.length,
-		outputJsonBytes,
-		errorItems,
+		errorItems: output.filter((item) => item.json && item.json.error !== undefined).length,
 		workflowError: shortError(result.error),
 		delivered: deliveredCount,
-		lost: isSend ? scenario.items - deliveredCount : null,
-		tokenFetches: isSend ? tokens.length : null,
-		tokenStatuses: isSend ? statusCounts(tokens) : null,
+		tokenFetches: send ? sim.tokenRequests().length : null,
 		checkInRequests: checkIns.length,
 		checkInStatuses: statusCounts(checkIns),
-		// Where the node's time went, by the simulator's clock (same machine clock as n8n's).
 		firstRequestAfterMs: taskData && firstArrival !== null ? firstArrival - taskData.startTime : null,
-		requestSpanMs: firstArrival !== null ? lastArrival - firstArrival + LATENCY_MS : null,
-		peakInFlight: checkIns.length ? peakInFlight(checkIns, LATENCY_MS) : null,
-		// 1-based position among the check-ins of the first one the gateway refused.
-		first429At: first429 >= 0 ? first429 + 1 : null,
 		nodeCpuMs: cpuMsBetween(rss.cpu, taskData?.startTime ?? null, nodeEnd),
 		gatewayTimeline: scenario.gateway && taskData && checkIns.length ? gatewayTimeline(checkIns, taskData.startTime) : null,
 		loadAverage1m: loadAtStart,
 		peakRssMB: rss.peakKb ? round(rss.peakKb / 1024, 1) : null,
-		childrenPeakRssMB: rss.childCount ? round(rss.childrenPeakKb / 1024, 1) : 0,
 		rssSamples: rss.samples,
 		cliWallMs,
 		ok: result.ok,
@@ -560,20 +590,15 @@ function round(value, digits = 2) {
 	return Math.round(value * factor) / factor;
 }
 
-const isSendFlow = (flow) => !SENDLESS.has(flow);
-
-/** The time a perfect client needs: latency-bound at our default concurrency, or rate-bound. */
-function idealMs(scenario, concurrency) {
-	if (scenario.gateway) return (scenario.items / scenario.gateway.requestsPerSecond) * 1000;
-	return (scenario.items * LATENCY_MS) / concurrency;
-}
+const idealMs = (scenario) => (scenario.gateway ? (scenario.items / scenario.gateway.requestsPerSecond) * 1000 : null);
 
 /**
  * One row per protocol, scenario and flow: the run with the median node time stands for the
  * flow (for an even count, the slower middle one), with every run's time, and whether every run
- * delivered all. Sendless references appear under the protocol they ran with.
+ * delivered all. Ratios: to the floor at the same concurrency, to DIY A (when it delivered
+ * everything), and, behind the gateway, to the ideal (items ÷ the gateway's rate).
  */
-function summarize(runs, scenarioList, protocols, concurrency) {
+function summarize(runs, scenarioList, protocols) {
 	const rows = [];
 	for (const protocol of protocols) {
 		for (const scenario of scenarioList) {
@@ -581,31 +606,47 @@ function summarize(runs, scenarioList, protocols, concurrency) {
 				const all = runs.filter((run) => run.protocol === protocol && run.scenario === scenario.id && run.flow === flow);
 				if (!all.length) continue;
 				const timed = all.filter((run) => run.nodeTimeMs !== null).sort((x, y) => x.nodeTimeMs - y.nodeTimeMs);
-				const representative = timed.length ? timed[Math.floor(timed.length / 2)] : all[0];
 				rows.push({
-					...representative,
+					...(timed.length ? timed[Math.floor(timed.length / 2)] : all[0]),
 					runs: all.length,
 					nodeTimesMs: all.map((run) => run.nodeTimeMs),
-					allDelivered: isSendFlow(flow) ? all.every((run) => run.delivered === run.items) : null,
-					allTokenFetches: isSendFlow(flow) ? all.map((run) => run.tokenFetches) : null,
-					idealMs: round(idealMs(scenario, concurrency), 1),
+					allClean: isSendFlow(flow) ? all.every((run) => run.delivered === run.items && run.errorItems === 0 && !run.workflowError) : null,
+					idealMs: idealMs(scenario),
 				});
 			}
 		}
 	}
 	for (const row of rows) {
-		const inScenario = rows.filter((other) => other.scenario === row.scenario);
-		const diyA = inScenario.find((other) => other.flow === 'diyA' && other.protocol === row.protocol);
-		// The sendless references ran once, with one protocol: they serve both.
-		const baseline = inScenario.find((other) => other.flow === 'baseline');
-		// A ratio to a DIY A that lost items compares with a run that did not do the job.
-		const diyAComplete = diyA && diyA.allDelivered && !diyA.workflowError && diyA.nodeTimeMs;
+		const peer = (flow) => rows.find((other) => other.scenario === row.scenario && other.protocol === row.protocol && other.flow === flow);
+		const { base, concurrency } = flowParts(row.flow);
 		const send = isSendFlow(row.flow) && row.nodeTimeMs !== null;
-		row.ratioToIdeal = send ? round(row.nodeTimeMs / row.idealMs) : null;
-		row.ratioToDiyA = send && diyAComplete ? round(row.nodeTimeMs / diyA.nodeTimeMs) : null;
-		row.rssOverBaselineMB = baseline?.peakRssMB && row.peakRssMB ? round(row.peakRssMB - baseline.peakRssMB, 1) : null;
+		const floor = base === 'floor' ? null : peer(concurrency ? `floor@${concurrency}` : 'floor');
+		const diyA = row.flow === 'diyA' ? null : peer('diyA');
+		row.ratioToFloor = send && floor?.nodeTimeMs ? round(row.nodeTimeMs / floor.nodeTimeMs) : null;
+		// A ratio to a DIY A that lost items compares with a run that did not do the job.
+		row.ratioToDiyA = send && diyA?.allClean && diyA.nodeTimeMs ? round(row.nodeTimeMs / diyA.nodeTimeMs) : null;
+		row.ratioToIdeal = send && row.idealMs ? round(row.nodeTimeMs / row.idealMs) : null;
 	}
 	return rows;
+}
+
+function columns(defaultConcurrency) {
+	return [
+		['scenario', 29, (r) => r.scenario],
+		['flow', 31, (r) => flowLabel(r.flow, defaultConcurrency)],
+		['n', 1, (r) => r.runs, true],
+		['node ms', 7, (r) => r.nodeTimeMs, true],
+		['CPU ms', 6, (r) => r.nodeCpuMs, true],
+		['delivered', 11, (r) => (r.delivered === null ? null : `${r.delivered}/${r.items}`), true],
+		['err items', 9, (r) => (isSendFlow(r.flow) ? r.errorItems : null), true],
+		['wf error', 8, (r) => (r.failed ? 'bench' : r.workflowError ? 'yes' : 'no'), true],
+		['tokens', 6, (r) => r.tokenFetches, true],
+		['429s', 4, (r) => (isSendFlow(r.flow) ? r.checkInStatuses?.[429] ?? 0 : null), true],
+		['RSS MB', 6, (r) => r.peakRssMB, true],
+		['÷floor', 6, (r) => r.ratioToFloor, true],
+		['÷DIY A', 6, (r) => r.ratioToDiyA, true],
+		['÷ideal', 6, (r) => r.ratioToIdeal, true],
+	];
 }
 
 function pad(text, width, right = false) {
@@ -613,239 +654,244 @@ function pad(text, width, right = false) {
 	return right ? value.padStart(width) : value.padEnd(width);
 }
 
-const COLUMNS = [
-	['scenario', 20, (r) => r.scenario],
-	['flow', 29, (r) => FLOW_LABEL[r.flow]],
-	['n', 1, (r) => r.runs, true],
-	['node ms', 7, (r) => r.nodeTimeMs, true],
-	['CPU ms', 6, (r) => r.nodeCpuMs, true],
-	['1st req', 7, (r) => r.firstRequestAfterMs, true],
-	['delivered', 11, (r) => (r.delivered === null ? null : `${r.delivered}/${r.items}`), true],
-	['err items', 9, (r) => (isSendFlow(r.flow) ? r.errorItems : null), true],
-	['wf error', 8, (r) => (r.failed ? 'bench' : r.workflowError ? 'yes' : 'no'), true],
-	['tokens', 6, (r) => r.tokenFetches, true],
-	['429s', 4, (r) => (isSendFlow(r.flow) ? r.checkInStatuses?.[429] ?? 0 : null), true],
-	['RSS MB', 6, (r) => r.peakRssMB, true],
-	['÷DIY A', 6, (r) => r.ratioToDiyA, true],
-	['÷ideal', 6, (r) => r.ratioToIdeal, true],
-];
-
-function table(rows) {
-	const head = COLUMNS.map(([title, width, , right]) => pad(title, width, right)).join(' | ');
-	const rule = COLUMNS.map(([, width]) => '-'.repeat(width)).join('-|-');
-	const lines = rows.map((row) => COLUMNS.map(([, width, get, right]) => pad(get(row), width, right)).join(' | '));
+function table(rows, cols) {
+	const head = cols.map(([title, width, , right]) => pad(title, width, right)).join(' | ');
+	const rule = cols.map(([, width]) => '-'.repeat(width)).join('-|-');
+	const lines = rows.map((row) => cols.map(([, width, get, right]) => pad(get(row), width, right)).join(' | '));
 	return [head, rule, ...lines].join('\n');
 }
 
-function markdownTable(rows) {
-	const head = `| ${COLUMNS.map(([title]) => title).join(' | ')} |`;
-	const rule = `|${COLUMNS.map(([, , , right]) => (right ? '---:' : '---')).join('|')}|`;
-	const lines = rows.map((row) => `| ${COLUMNS.map(([, , get]) => get(row) ?? '–').join(' | ')} |`);
+function markdownTable(rows, cols) {
+	const head = `| ${cols.map(([title]) => title).join(' | ')} |`;
+	const rule = `|${cols.map(([, , , right]) => (right ? '---:' : '---')).join('|')}|`;
+	const lines = rows.map((row) => `| ${cols.map(([, , get]) => get(row) ?? '–').join(' | ')} |`);
 	return [head, rule, ...lines].join('\n');
 }
 
 const times = (row) => (row.runs > 1 ? ` (median of ${row.runs}: ${row.nodeTimesMs.join(', ')} ms)` : '');
 
-/** The targets of one protocol, judged on its rows (and the sendless references, whichever protocol ran them). */
+/** The targets of one protocol, judged on its rows. */
 function checkTargets(rows, runs, protocol) {
-	const find = (scenario, flow) =>
-		rows.find((row) => row.scenario === scenario && row.flow === flow && (SENDLESS.has(flow) || row.protocol === protocol));
+	const find = (scenario, flow) => rows.find((row) => row.scenario === scenario && row.flow === flow && row.protocol === protocol);
 	const targets = [];
 	const add = (name, met, detail) => targets.push({ protocol, name, met: Boolean(met), detail });
 
 	for (const scenario of ['open-1000', 'open-10000']) {
 		const ours = find(scenario, 'ours');
+		if (!ours) continue;
 		const diy = find(scenario, 'diyA');
-		if (!ours || !diy) continue;
-		add(
-			`${scenario}: this node ≤ ${TARGET.toDiyA}× DIY A's time`,
-			ours.ratioToDiyA !== null && ours.ratioToDiyA <= TARGET.toDiyA && ours.allDelivered,
-			`${ours.nodeTimeMs} ms${times(ours)} vs DIY A ${diy.nodeTimeMs} ms${times(diy)} = ${ours.ratioToDiyA ?? '–'}×` +
-				(diy.allDelivered ? '' : ' (DIY A lost items: no ratio)'),
-		);
-	}
-	for (const row of rows.filter((candidate) => candidate.protocol === protocol && candidate.gateway && candidate.flow === 'ours')) {
-		const { requestsPerSecond, window } = row.gateway;
-		const gwRuns = runs.filter((run) => run.protocol === protocol && run.scenario === row.scenario && run.flow === 'ours');
-		const clean = gwRuns.every((run) => run.delivered === run.items && run.errorItems === 0 && !run.workflowError);
-		add(
-			`behind ${requestsPerSecond} req/s (${window} window): ${row.items}/${row.items} delivered with defaults in ≤ ${TARGET.gatewayToIdeal}× the ideal`,
-			clean && row.ratioToIdeal !== null && row.ratioToIdeal <= TARGET.gatewayToIdeal,
-			`${gwRuns.map((run) => run.delivered).join(', ')} of ${row.items} delivered; ${row.nodeTimeMs} ms${times(row)} ` +
-				`vs ideal ${row.idealMs} ms = ${row.ratioToIdeal}×; 429s ${gwRuns.map((run) => run.checkInStatuses?.[429] ?? 0).join(', ')}`,
-		);
-		const diy = find(row.scenario, 'diyA');
+		const floor = find(scenario, 'floor');
 		if (diy) {
 			add(
-				`behind ${requestsPerSecond} req/s (${window} window): DIY A with defaults fails`,
-				diy.workflowError || diy.delivered < diy.items,
-				`workflow error: ${diy.workflowError ?? 'none'}; ${diy.delivered}/${diy.items} delivered`,
+				`${scenario}: this node ≤ ${TARGET.toDiyA}× DIY A's time`,
+				ours.allClean && ours.ratioToDiyA !== null && ours.ratioToDiyA <= TARGET.toDiyA,
+				`${ours.nodeTimeMs} ms${times(ours)} vs DIY A ${diy.nodeTimeMs} ms${times(diy)} = ${ours.ratioToDiyA ?? '–'}×` +
+					(diy.allClean ? '' : ' (DIY A lost items: no ratio)'),
+			);
+		}
+		if (floor) {
+			add(
+				`${scenario}: this node ≤ ${TARGET.toFloor}× the floor's time`,
+				ours.allClean && ours.ratioToFloor !== null && ours.ratioToFloor <= TARGET.toFloor,
+				`${ours.nodeTimeMs} ms vs the floor ${floor.nodeTimeMs} ms${times(floor)} = ${ours.ratioToFloor ?? '–'}×`,
+			);
+		}
+		if (scenario === 'open-10000' && diy) {
+			add(
+				'open-10000: this node\'s peak RSS ≤ DIY A\'s',
+				ours.allClean && ours.peakRssMB !== null && diy.peakRssMB !== null && ours.peakRssMB <= diy.peakRssMB,
+				`${ours.peakRssMB} MB vs DIY A ${diy.peakRssMB} MB${floor ? ` (the floor ${floor.peakRssMB} MB)` : ''}`,
 			);
 		}
 	}
-	const ours = runs.filter((run) => run.protocol === protocol && run.flow === 'ours' && !run.failed);
-	if (ours.length) {
+	for (const row of rows.filter((candidate) => candidate.protocol === protocol && candidate.gateway && candidate.flow === 'ours')) {
+		const kind = Object.keys(GATEWAYS).find((key) => GATEWAYS[key].window === row.gateway.window && GATEWAYS[key].throttle === row.gateway.throttle);
+		const gwRuns = runs.filter((run) => run.protocol === protocol && run.scenario === row.scenario && run.flow === 'ours');
 		add(
-			'exactly one token fetch per run (this node)',
-			ours.every((run) => run.tokenFetches === 1),
-			`${ours.length} runs: ${[...new Set(ours.map((run) => run.tokenFetches))].join(', ')} token request(s) each`,
+			`behind ${row.gateway.requestsPerSecond} req/s, ${GATEWAYS[kind].label}: ${row.items}/${row.items} delivered with defaults in ≤ ${TARGET.toIdeal}× the ideal`,
+			row.allClean && row.ratioToIdeal !== null && row.ratioToIdeal <= TARGET.toIdeal,
+			`${gwRuns.map((run) => run.delivered).join(', ')} of ${row.items} delivered, ${gwRuns.map((run) => run.errorItems).join(', ')} error items; ` +
+				`${row.nodeTimeMs} ms${times(row)} vs ideal ${row.idealMs} ms = ${row.ratioToIdeal}×; 429s ${gwRuns.map((run) => run.checkInStatuses?.[429] ?? 0).join(', ')}`,
 		);
 	}
-	const big = find('open-10000', 'ours');
-	const base = find('open-10000', 'baseline');
-	const echo = find('open-10000', 'echo');
-	if (big && base && echo) {
-		const itemsCost = round(echo.peakRssMB - base.peakRssMB, 1);
-		const ourGrowth = round(big.peakRssMB - base.peakRssMB, 1);
-		const diy = find('open-10000', 'diyA');
+	const ours = runs.filter((run) => run.protocol === protocol && flowParts(run.flow).base === 'ours' && !run.failed);
+	if (ours.length) {
 		add(
-			'10,000 items complete; peak RSS over the items-only baseline ≤ the same items made by a Set node',
-			big.allDelivered && ourGrowth <= itemsCost,
-			`this node +${ourGrowth} MB over the baseline's ${base.peakRssMB} MB; items mapped by a Set node (the echo reference) ` +
-				`+${itemsCost} MB${diy ? `; DIY A +${round(diy.peakRssMB - base.peakRssMB, 1)} MB` : ''}; ` +
-				`our output is ${round(big.outputJsonBytes / 1048576, 2)} MB as JSON`,
+			'one token request per run (this node)',
+			ours.every((run) => run.tokenFetches === 1),
+			`${ours.length} runs: ${[...new Set(ours.map((run) => run.tokenFetches))].join(', ')} token request(s) each`,
 		);
 	}
 	return targets;
 }
 
-/** Where the time goes at 1,000 items: n8n reading the parameters (the Dry Run reference) vs the rest (sending). */
-function timeSplit(rows, protocol) {
-	const ours = rows.find((row) => row.scenario === 'open-1000' && row.flow === 'ours' && row.protocol === protocol);
-	const dryRun = rows.find((row) => row.scenario === 'open-1000' && row.flow === 'dryRun');
-	if (!ours || !dryRun) return null;
-	return (
-		`where the time goes (1,000 items, medians): n8n reading the parameters (Dry Run reference) ${dryRun.nodeTimeMs} ms ` +
-		`(CPU ${dryRun.nodeCpuMs} ms); this node in all ${ours.nodeTimeMs} ms (CPU ${ours.nodeCpuMs} ms); ` +
-		`so sending adds ${ours.nodeTimeMs - dryRun.nodeTimeMs} ms`
-	);
+/** How each concurrency fared, per protocol: open traffic against the floor, and behind the fixed-window gateway. */
+function sweepTable(rows, protocol, sweep) {
+	const find = (scenarioPrefix, flow) => rows.find((row) => row.protocol === protocol && row.scenario.startsWith(scenarioPrefix) && row.flow === flow);
+	const lines = sweep.map((concurrency) => {
+		const ours = find('open-', `ours@${concurrency}`);
+		const floor = find('open-', `floor@${concurrency}`);
+		const gateway = find('gateway-fixed-instant-', `ours@${concurrency}`);
+		return `| ${concurrency} | ${ours?.nodeTimeMs ?? '–'} | ${floor?.nodeTimeMs ?? '–'} | ${ours?.ratioToFloor ?? '–'} | ${ours?.ratioToDiyA ?? '–'} | ${ours?.nodeCpuMs ?? '–'} | ${ours?.peakRssMB ?? '–'} | ${gateway?.nodeTimeMs ?? '–'} | ${gateway?.ratioToIdeal ?? '–'} | ${gateway?.checkInStatuses?.[429] ?? '–'} |`;
+	});
+	return [
+		`| concurrency | open ${find('open-', `ours@${sweep[0]}`)?.items ?? ''}: this node ms | the floor ms | ÷floor | ÷DIY A | CPU ms | RSS MB | behind the gateway (fixed, 429 at once): ms | ÷ideal | 429s |`,
+		'|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+		...lines,
+	].join('\n');
 }
 
-// ---------------------------------------------------------------------------------------------
-// Main
-
-function machine() {
-	let cpuModel = os.cpus()[0]?.model ?? 'unknown';
-	cpuModel = cpuModel.replace(/\s+/g, ' ').trim();
+function machine(packageDir) {
+	const manifest = JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8'));
 	let kernel = os.release();
+	let commit = null;
 	try {
 		kernel = execFileSync('uname', ['-sr'], { encoding: 'utf8' }).trim();
+		commit = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+		if (execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim()) commit += ' (with uncommitted changes)';
 	} catch {
-		// uname missing: os.release() is enough.
+		// uname or git missing: os.release() and no commit are enough.
 	}
 	return {
 		cores: os.cpus().length,
-		cpuModel,
+		cpuModel: (os.cpus()[0]?.model ?? 'unknown').replace(/\s+/g, ' ').trim(),
 		memoryGB: round(os.totalmem() / 1024 ** 3, 1),
 		kernel,
 		benchNode: process.version,
 		n8nNode: `v${NODE_VERSION}`,
 		n8n: N8N_VERSION,
-		package: `${PACKAGE_NAME}@${PACKAGE_VERSION}`,
+		package: `${manifest.name}@${manifest.version}`,
+		commit,
 	};
 }
+
+/** The Markdown report: what BENCHMARKS.md carries between its bench:results markers. */
+function markdownReport(report, rows, args, cols) {
+	const { machine: m, settings } = report;
+	const lines = [
+		`Command: \`${report.command}\`, ${report.when.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit ?? 'unknown'}; the bench took ${report.benchSeconds} s.`,
+		`Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGB} GB, ${m.kernel}; n8n ${m.n8n} on Node ${m.n8nNode}, the bench and simulator on Node ${m.benchNode}. ` +
+			`1-minute load average during the runs ${report.loadAverage1m ? `${report.loadAverage1m.min}–${report.loadAverage1m.max}` : '–'}.`,
+		`Settings: ${settings.latencyMs} ms latency; this node's default concurrency ${settings.ourConcurrency} (the floor's too); behind the gateway ${settings.gatewayRps} req/s; ` +
+			`${settings.repeat} run(s) of each timed flow, the median shown.`,
+	];
+	for (const protocol of settings.protocols) {
+		lines.push('', `### ${protocol.toUpperCase()}`, '', markdownTable(rows.filter((row) => row.protocol === protocol), cols));
+		if (args.sweep.length) lines.push('', `Concurrency sweep, ${protocol.toUpperCase()}:`, '', sweepTable(rows, protocol, args.sweep));
+	}
+	lines.push('', '### Targets', '', '```');
+	for (const target of report.targets) lines.push(`${target.met ? 'MET    ' : 'NOT MET'}  ${target.protocol.toUpperCase()}  ${target.name}: ${target.detail}`);
+	lines.push('```');
+	return `${lines.join('\n')}\n`;
+}
+
+const RESULTS_START = '<!-- bench:results (written by `npm run bench`) -->';
+const RESULTS_END = '<!-- /bench:results -->';
+
+/** Replaces the results section of BENCHMARKS.md with `markdown`. */
+function writeIntoBenchmarksMd(markdown) {
+	const file = path.join(REPO, 'BENCHMARKS.md');
+	const text = fs.readFileSync(file, 'utf8');
+	const start = text.indexOf(RESULTS_START);
+	const end = text.indexOf(RESULTS_END);
+	if (start < 0 || end < start) throw new Error(`BENCHMARKS.md has no ${RESULTS_START} … ${RESULTS_END} section`);
+	fs.writeFileSync(file, `${text.slice(0, start + RESULTS_START.length)}\n${markdown}${text.slice(end)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
 
 function log(message) {
 	process.stderr.write(`[bench] ${message}\n`);
 }
 
-/** The flows each protocol runs in a scenario: the sendless references only with the first protocol. */
+/** The flows each protocol runs in a scenario: the sendless reference only with the first protocol. */
 function flowsOf(scenario, protocol, protocols) {
-	return scenario.flows.filter((flow) => !SENDLESS.has(flow) || protocol === protocols[0]);
+	return scenario.flows.filter((flow) => isSendFlow(flow) || protocol === protocols[0]);
 }
 
 async function main() {
 	const args = parseArgs(process.argv.slice(2));
 	const simulatorModule = path.join(REPO, 'dist', 'simulator', 'VippsSimulator.js');
-	const nodeModule = path.join(args.packageDir, 'dist', 'nodes', 'VippsCheckIn', 'VippsCheckIn.node.js');
-	for (const file of [simulatorModule, nodeModule]) {
+	const descriptions = path.join(args.packageDir, 'dist', 'nodes', 'VippsCheckIn', 'actions', 'common.descriptions.js');
+	for (const file of [simulatorModule, descriptions]) {
 		if (!fs.existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`);
 	}
 	const { VippsSimulator } = require(simulatorModule);
-	const { DEFAULT_CONCURRENCY } = require(
-		path.join(args.packageDir, 'dist', 'nodes', 'VippsCheckIn', 'actions', 'common.descriptions.js'),
-	);
+	args.defaultConcurrency = require(descriptions).DEFAULT_CONCURRENCY;
+	const nodeType = `${JSON.parse(fs.readFileSync(path.join(args.packageDir, 'package.json'), 'utf8')).name}.vippsCheckIn`;
 	let list = scenarios(args);
 	if (args.only) list = list.filter((scenario) => args.only.has(scenario.id));
 	if (args.flows) list = list.map((scenario) => ({ ...scenario, flows: scenario.flows.filter((flow) => args.flows.has(flow)) }));
 	list = list.filter((scenario) => scenario.flows.length);
 	if (!list.length) throw new Error(`no scenario or flow selected\n${USAGE}`);
 	const { protocols } = args;
+	const needed = (protocol, wanted) =>
+		[...new Set(list.flatMap((scenario) => flowsOf(scenario, protocol, protocols)))].filter((flow) => wanted(flowParts(flow).base));
 
 	const benchStarted = Date.now();
 	await kit.ensureN8n();
-	// One simulator per protocol. The bare GUID as spec-generated mocks answer it (NOTES §2):
-	// the DIY flows read it as text.
 	const sims = {};
-	let tarball;
-	let folder;
+	const cleanUp = [];
 	const runs = [];
 	try {
 		for (const protocol of protocols) {
+			// The bare GUID as spec-generated mocks answer it (NOTES §2): the DIY flows read it as text.
 			sims[protocol] = await VippsSimulator.start({ latencyMs: LATENCY_MS, checkInResponseStyle: 'rawText', https: protocol === 'https' });
 			log(`${protocol} simulator on ${sims[protocol].baseUrl}, ${LATENCY_MS} ms latency`);
 		}
-		tarball = await kit.packPackage(args.packageDir);
-		folder = await kit.createUserFolder({ tarball });
-		log(`packed ${path.basename(tarball)}, installed as a community package in ${folder.userFolder}`);
-		// $env.BENCH_ITEMS sizes the item list per run without re-importing workflows.
-		const env = await kit.n8nEnv({
-			userFolder: folder.userFolder,
-			extra: {
-				N8N_BLOCK_ENV_ACCESS_IN_NODE: 'false',
-				// n8n trusts the HTTPS simulator's self-signed certificate, as it would a company CA.
-				...(sims.https ? { NODE_EXTRA_CA_CERTS: sims.https.caCertPath } : {}),
-				...(args.cpuProfDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${args.cpuProfDir}` } : {}),
-			},
-		});
-		const vipps = Object.fromEntries(protocols.map((protocol) => [protocol, sims[protocol].credentialData()]));
-		const credentials = await kit.importCredentials(
-			env,
-			protocols.map((protocol) => ({ name: `Vipps simulator (${protocol})`, type: CREDENTIAL_TYPE, data: vipps[protocol] })),
-		);
-		const credential = Object.fromEntries(protocols.map((protocol, i) => [protocol, credentials[i]]));
-		const builders = {
-			ours: (protocol) => oursWorkflow(credential[protocol]),
-			dryRun: (protocol) => oursWorkflow(credential[protocol], { dryRun: true }),
-			diyA: (protocol) => diyWorkflow(`bench: DIY A (${protocol})`, vipps[protocol]),
-			'diyA-cof': (protocol) => diyWorkflow(`bench: DIY A, continue on fail (${protocol})`, vipps[protocol], { continueOnFail: true }),
-			diyB: (protocol) => diyWorkflow(`bench: DIY B, batching (${protocol})`, vipps[protocol], { batching: DIY_B_BATCH }),
-			baseline: baselineWorkflow,
-			echo: (protocol) => echoWorkflow(vipps[protocol].merchantSerialNumber),
+		// The package under test and the floor in one user folder; plain AIMD (same package name) in another.
+		const setUps = [];
+		const packOf = async (dir) => {
+			const tarball = await kit.packPackage(dir);
+			cleanUp.push(() => fs.rmSync(path.dirname(tarball), { recursive: true, force: true }));
+			return tarball;
 		};
-		const workflowIds = {};
-		for (const protocol of protocols) {
-			workflowIds[protocol] = {};
-			const needed = new Set(list.flatMap((scenario) => flowsOf(scenario, protocol, protocols)));
-			for (const flow of Object.keys(builders)) {
-				if (needed.has(flow)) workflowIds[protocol][flow] = await kit.importWorkflow(env, builders[flow](protocol));
-			}
+		const byProtocol = (wanted) => Object.fromEntries(protocols.map((protocol) => [protocol, needed(protocol, wanted)]));
+		const mainFlows = byProtocol((base) => base !== 'aimd');
+		if (Object.values(mainFlows).some((flows) => flows.length)) {
+			setUps.push({ flowsByProtocol: mainFlows, tarball: await packOf(args.packageDir), withFloor: true });
 		}
+		const aimdFlows = byProtocol((base) => base === 'aimd');
+		if (Object.values(aimdFlows).some((flows) => flows.length)) {
+			const variant = aimdVariant(args.packageDir);
+			cleanUp.push(() => fs.rmSync(variant, { recursive: true, force: true }));
+			setUps.push({ flowsByProtocol: aimdFlows, tarball: await packOf(variant), withFloor: false });
+		}
+		const folders = [];
+		for (const setUp of setUps) {
+			const folder = await setUpN8n({ ...setUp, sims, protocols, nodeType, args });
+			cleanUp.push(() => (args.keep ? log(`kept ${folder.folder.userFolder}`) : folder.folder.remove()));
+			folders.push({ ...folder, flowsByProtocol: setUp.flowsByProtocol });
+			log(`n8n user folder ${folder.folder.userFolder}: ${[...new Set(Object.values(setUp.flowsByProtocol).flat())].join(', ')}`);
+		}
+		const where = (protocol, flow) => folders.find((folder) => folder.flowsByProtocol[protocol].includes(flow));
 		log(`imported the workflows (${((Date.now() - benchStarted) / 1000).toFixed(0)} s so far)`);
 
 		for (const scenario of list) {
 			const rounds = Math.max(1, ...Object.values(scenario.repeat));
 			for (let round_ = 0; round_ < rounds; round_++) {
-				// Protocols interleaved too, so a busy spell on the machine does not fall on one of them.
+				// Flows and protocols interleaved, so a busy spell on the machine does not fall on one of them.
 				for (const protocol of protocols) {
 					for (const flow of flowsOf(scenario, protocol, protocols)) {
 						if (round_ >= (scenario.repeat[flow] ?? 1)) continue;
+						const { env, workflowIds } = where(protocol, flow);
 						// Generous: DIY B paces itself at ~91 req/s; nothing else comes near this.
 						const timeoutMs = 90_000 + scenario.items * 30;
-						let run;
+						let result;
 						try {
-							run = await runOnce({ sim: sims[protocol], protocol, env, workflowId: workflowIds[protocol][flow], flow, scenario, timeoutMs });
+							result = await runOnce({ sim: sims[protocol], protocol, env, workflowId: workflowIds[protocol][flow], flow, scenario, timeoutMs });
 						} catch (error) {
 							// One broken run (a timeout, a crash) must not cost the others' figures.
-							run = { protocol, scenario: scenario.id, flow, items: scenario.items, gateway: scenario.gateway, nodeTimeMs: null, failed: shortError(error) };
-							log(`${protocol} ${scenario.id} ${flow}: the run itself failed: ${run.failed}`);
+							result = { protocol, scenario: scenario.id, flow, items: scenario.items, gateway: scenario.gateway, nodeTimeMs: null, failed: shortError(error) };
+							log(`${protocol} ${scenario.id} ${flow}: the run itself failed: ${result.failed}`);
 						}
-						runs.push(run);
-						if (!run.failed) {
+						runs.push(result);
+						if (!result.failed) {
 							log(
-								`${protocol} ${scenario.id} ${flow}: node ${run.nodeTimeMs} ms (CPU ${run.nodeCpuMs} ms), delivered ${run.delivered ?? '–'}, ` +
-									`error items ${run.errorItems}, wf error ${run.workflowError ?? 'none'}, tokens ${run.tokenFetches ?? '–'}, ` +
-									`429s ${run.checkInStatuses[429] ?? 0}, RSS ${run.peakRssMB} MB, load ${run.loadAverage1m}, CLI ${run.cliWallMs} ms`,
+								`${protocol} ${scenario.id} ${flow}: node ${result.nodeTimeMs} ms (CPU ${result.nodeCpuMs} ms), delivered ${result.delivered ?? '–'}, ` +
+									`error items ${result.errorItems}, wf error ${result.workflowError ?? 'none'}, tokens ${result.tokenFetches ?? '–'}, ` +
+									`429s ${result.checkInStatuses[429] ?? 0}, RSS ${result.peakRssMB} MB, load ${result.loadAverage1m}`,
 							);
 						}
 					}
@@ -854,29 +900,30 @@ async function main() {
 		}
 	} finally {
 		for (const sim of Object.values(sims)) await sim.close();
-		if (folder && !args.keep) folder.remove();
-		if (folder && args.keep) log(`kept ${folder.userFolder}`);
-		if (tarball) fs.rmSync(path.dirname(tarball), { recursive: true, force: true });
+		for (const step of cleanUp.reverse()) step();
 	}
 
-	const rows = summarize(runs, list, protocols, DEFAULT_CONCURRENCY);
+	const rows = summarize(runs, list, protocols);
 	const targets = protocols.flatMap((protocol) => checkTargets(rows, runs, protocol));
-	const loads = runs.map((run) => run.loadAverage1m).filter((load) => load !== undefined && load !== null);
+	const loads = runs.map((result) => result.loadAverage1m).filter((load) => typeof load === 'number');
 	const report = {
 		when: new Date().toISOString(),
-		command: `node bench/run.js${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
+		command: `${args.fullRun && !process.argv.slice(2).length ? 'npm run bench' : `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim()}`,
 		quick: args.quick,
-		machine: machine(),
+		machine: machine(args.packageDir),
 		settings: {
 			protocols,
 			latencyMs: LATENCY_MS,
 			gatewayRps: GATEWAY_RPS,
-			ourConcurrency: DEFAULT_CONCURRENCY,
+			gateways: GATEWAYS,
+			ourConcurrency: args.defaultConcurrency,
+			sweep: args.sweep,
+			aimdStep: args.pacers ? AIMD_STEP : null,
 			diyBBatching: DIY_B_BATCH,
 			checkInResponseStyle: 'rawText',
 			repeat: args.quick ? 1 : args.repeat,
 			targets: TARGET,
-			ideal: `open: items × ${LATENCY_MS} ms ÷ ${DEFAULT_CONCURRENCY}; behind the gateway: items ÷ ${GATEWAY_RPS} req/s`,
+			ideal: `behind the gateway: items ÷ ${GATEWAY_RPS} req/s`,
 		},
 		loadAverage1m: loads.length ? { min: Math.min(...loads), max: Math.max(...loads) } : null,
 		benchSeconds: round((Date.now() - benchStarted) / 1000, 1),
@@ -886,55 +933,30 @@ async function main() {
 	};
 	fs.mkdirSync(path.dirname(args.out), { recursive: true });
 	fs.writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
+	const cols = columns(args.defaultConcurrency);
+	const markdown = markdownReport(report, rows, args, cols);
+	const markdownFile = args.out.replace(/\.json$/, '') + '.md';
+	fs.writeFileSync(markdownFile, markdown);
 
-	const { machine: m } = report;
-	console.log(
-		`\nn8n ${m.n8n} on Node ${NODE_VERSION}, ${m.cores} cores, ${m.memoryGB} GB; simulator latency ${LATENCY_MS} ms; ` +
-			`this node's concurrency ${DEFAULT_CONCURRENCY}; 1-min load average during the runs ${loads.length ? `${Math.min(...loads)}–${Math.max(...loads)}` : '–'}`,
-	);
 	for (const protocol of protocols) {
-		const own = rows.filter((row) => row.protocol === protocol);
-		console.log(`\n${protocol.toUpperCase()}${protocol === protocols[0] && own.some((row) => SENDLESS.has(row.flow)) ? ' (with the references that send nothing)' : ''}\n`);
-		console.log(table(own));
-		const split = timeSplit(rows, protocol);
-		if (split) console.log(`\n${split}`);
-		if (process.env.BENCH_MARKDOWN) console.log(`\n${markdownTable(own)}`);
+		console.log(`\n${protocol.toUpperCase()}\n\n${table(rows.filter((row) => row.protocol === protocol), cols)}`);
+		if (args.sweep.length) console.log(`\nConcurrency sweep, ${protocol.toUpperCase()}:\n${sweepTable(rows, protocol, args.sweep)}`);
 	}
 	console.log(
-		"\nnode ms: the send node's executionTime in n8n's run data (median when n > 1); CPU ms: n8n's CPU time meanwhile;\n" +
-			'1st req: ms from the node\'s start to the first check-in reaching the simulator; ÷ideal: ' + report.settings.ideal,
+		`\nnode ms: the send node's executionTime in n8n's run data (median when n > 1); CPU ms: n8n's CPU time meanwhile; ` +
+			`÷floor: to the bare httpRequest node at the same concurrency; ÷ideal: ${report.settings.ideal}`,
 	);
-	// n8n and the simulator alone keep about two processes busy: more than that is someone else.
-	if (loads.length && Math.max(...loads) > m.cores + 1) {
-		console.log(
-			`\nNote: the 1-minute load average reached ${Math.max(...loads)} on ${m.cores} cores: other processes competed ` +
-				'for the CPU, so wall times are inflated (CPU ms much less so). Compare runs made at similar load.',
-		);
+	if (loads.length && Math.max(...loads) > report.machine.cores + 1) {
+		console.log(`\nNote: the 1-minute load average reached ${Math.max(...loads)} on ${report.machine.cores} cores: other processes competed for the CPU.`);
 	}
-	for (const protocol of protocols) {
-		console.log(
-			`\nTargets, ${protocol.toUpperCase()}${args.quick ? ' (a smoke: the targets are set for the full scenarios, e.g. 1,000 items behind the gateway)' : ''}:`,
-		);
-		for (const target of targets.filter((candidate) => candidate.protocol === protocol)) {
-			console.log(`  ${target.met ? 'MET    ' : 'NOT MET'}  ${target.name}: ${target.detail}`);
-		}
-	}
-	console.log(`\n${path.relative(process.cwd(), args.out)} written; the bench took ${report.benchSeconds} s`);
+	console.log(`\nTargets${args.quick ? ' (a smoke: the targets are set for the full scenarios)' : ''}:`);
+	for (const target of targets) console.log(`  ${target.met ? 'MET    ' : 'NOT MET'}  ${target.protocol.toUpperCase()}  ${target.name}: ${target.detail}`);
+	if (args.fullRun) writeIntoBenchmarksMd(markdown);
+	console.log(
+		`\n${path.relative(process.cwd(), args.out)} and ${path.relative(process.cwd(), markdownFile)} written` +
+			`${args.fullRun ? ', BENCHMARKS.md updated' : ''}; the bench took ${report.benchSeconds} s`,
+	);
 }
-
-module.exports = {
-	markdownTable,
-	table,
-	FLOW_LABEL,
-	SEND_NODE,
-	oursWorkflow,
-	diyWorkflow,
-	baselineWorkflow,
-	echoWorkflow,
-	runOnce,
-	LATENCY_MS,
-	CREDENTIAL_TYPE,
-};
 
 if (require.main === module) {
 	main().catch((error) => {

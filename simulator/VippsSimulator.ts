@@ -4,7 +4,7 @@ import type { AddressInfo } from 'net';
 import { makeSelfSignedCertificate, type SelfSignedCertificate } from './certificate';
 import type { SimulatorContext } from './context';
 import { FaultBook } from './faults';
-import { gatewayLimiter, rateLimited, type GatewayLimiter, type GatewayWindow } from './gateway';
+import { gatewayLimiter, rateLimited, type GatewayLimiter, type GatewayOptions, type GatewayThrottle } from './gateway';
 import { emptyReply, flattenHeaders, JSON_CONTENT_TYPE, parseJson, type IncomingCall, type Reply } from './http';
 import { redactHeaders, redactText } from './redaction';
 import { validationProblem } from './checkIn';
@@ -30,7 +30,7 @@ export type {
 	SimulatorOptions,
 } from './types';
 export { PATHS } from './routes';
-export type { GatewayWindow } from './gateway';
+export type { GatewayOptions, GatewayThrottle, GatewayWindow } from './gateway';
 export { derivedMsisdn } from './qrExchange';
 
 /** Demo keys: fake, and safe to print. */
@@ -45,7 +45,8 @@ export const SIMULATOR_MERCHANT_SERIAL_NUMBER = '123456';
 
 /** What to do with a request once decided. */
 type Answer =
-	| { kind: 'reply'; reply: Reply }
+	/** `atOnce`: sent without the latency, as the gateway's instant 429 is. */
+	| { kind: 'reply'; reply: Reply; atOnce?: boolean }
 	| { kind: 'partialBody'; reply: Reply }
 	| { kind: 'reset' }
 	| { kind: 'hang' };
@@ -77,6 +78,7 @@ export class VippsSimulator {
 	private readonly waiters: Waiter[] = [];
 	private readonly onRequest: ((recorded: RecordedRequest) => void) | undefined;
 	private limiter: GatewayLimiter | undefined;
+	private throttleMode: GatewayThrottle = 'instant';
 	private latencyMs = 0;
 	private seq = 0;
 	private closing: Promise<void> | undefined;
@@ -100,7 +102,7 @@ export class VippsSimulator {
 		};
 		this.onRequest = options.onRequest;
 		this.setLatency(options.latencyMs ?? 0);
-		this.setGatewayLimit(options.gateway?.requestsPerSecond, options.gateway?.window);
+		this.setGatewayLimit(options.gateway);
 		server.on('request', (req: IncomingMessage, res: ServerResponse) => {
 			this.handle(req, res).catch(() => res.destroy());
 		});
@@ -183,8 +185,13 @@ export class VippsSimulator {
 	}
 
 	/** A new limit starts with an empty window; undefined turns the gateway limit off. */
-	setGatewayLimit(requestsPerSecond: number | undefined, window: GatewayWindow = 'sliding'): void {
-		this.limiter = requestsPerSecond === undefined ? undefined : gatewayLimiter(requestsPerSecond, window);
+	setGatewayLimit(gateway: GatewayOptions | undefined): void {
+		const throttle = gateway?.throttle ?? 'instant';
+		if (throttle !== 'instant' && throttle !== 'after-latency') {
+			throw new RangeError(`the gateway's throttle is 'instant' or 'after-latency', got '${String(throttle)}'`);
+		}
+		this.limiter = gateway === undefined ? undefined : gatewayLimiter(gateway.requestsPerSecond, gateway.window ?? 'sliding');
+		this.throttleMode = throttle;
 	}
 
 	setCheckInResponseStyle(style: CheckInResponseStyle): void {
@@ -237,7 +244,7 @@ export class VippsSimulator {
 		const fault = this.faults.take(call.path, parseJson(call.rawBody));
 		const answer = this.decide(call, fault);
 		this.record(call, statusOf(answer), fault);
-		await this.delay(this.latencyMs + (fault?.kind === 'latency' ? fault.ms : 0));
+		if (!(answer.kind === 'reply' && answer.atOnce)) await this.delay(this.latencyMs + (fault?.kind === 'latency' ? fault.ms : 0));
 		perform(answer, res);
 	}
 
@@ -260,15 +267,15 @@ export class VippsSimulator {
 				return { kind: 'reply', reply: emptyReply(401) };
 			case 'redirect':
 				return { kind: 'reply', reply: emptyReply(fault.status, { Location: fault.location }) };
-			default:
+			default: {
 				// No fault, or only added latency: the gateway and the API answer as usual.
-				return { kind: 'reply', reply: this.throttle() ?? route(call, this.context) };
+				const admission = this.limiter?.tryAdmit(this.context.now());
+				if (admission?.admitted === false) {
+					return { kind: 'reply', reply: rateLimited(admission.retryAfterSeconds), atOnce: this.throttleMode === 'instant' };
+				}
+				return { kind: 'reply', reply: route(call, this.context) };
+			}
 		}
-	}
-
-	private throttle(): Reply | undefined {
-		const admission = this.limiter?.tryAdmit(this.context.now());
-		return admission?.admitted === false ? rateLimited(admission.retryAfterSeconds) : undefined;
 	}
 
 	private record(call: IncomingCall, status: number, fault: Fault | undefined): void {

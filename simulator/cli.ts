@@ -1,8 +1,20 @@
 import { parseArgs } from 'util';
-import { PATHS, VippsSimulator, type GatewayWindow, type RecordedRequest, type SimulatorOptions } from './VippsSimulator';
+import { PATHS, VippsSimulator, type GatewayThrottle, type GatewayWindow, type RecordedRequest, type SimulatorOptions } from './VippsSimulator';
 
-const USAGE =
-	'Usage: node dist/simulator/cli.js [--port N] [--https] [--latency MS] [--token-lifetime S] [--rps N [--window sliding|fixed]] [--environment production|test]';
+const USAGE = `Usage: node dist/simulator/cli.js [options]   (npm run simulator -- [options])
+  --port N                   listen on this port (default: a free one)
+  --https                    serve TLS with a self-signed certificate made at start
+  --latency MS               added to every answer (default 0)
+  --token-lifetime S         access tokens expire after S seconds (default 3600)
+  --environment production|test
+                             test: check-in answers 500, as in the Merchant Test environment
+  --rps N                    Azure API Management's rate limit in front of every path: 429 with
+                             Retry-After in whole seconds, rounded up
+    --window sliding|fixed   how it counts: the last 1,000 ms (default), or whole clock seconds
+    --throttle instant|after-latency
+                             when its 429 leaves: at once (default; API Management refuses at the
+                             gateway, before the backend), or after the latency, as an answer does
+  --help                     this text`;
 
 function readOptions(args: string[]): SimulatorOptions {
 	const { values } = parseArgs({
@@ -14,17 +26,25 @@ function readOptions(args: string[]): SimulatorOptions {
 			'token-lifetime': { type: 'string' },
 			rps: { type: 'string' },
 			window: { type: 'string' },
+			throttle: { type: 'string' },
 			environment: { type: 'string' },
+			help: { type: 'boolean' },
 		},
 	});
+	if (values.help) {
+		console.log(USAGE);
+		process.exit(0);
+	}
 	const rps = optionalNumber('--rps', values.rps);
-	if (values.window !== undefined && rps === undefined) throw new Error('--window needs --rps');
+	for (const flag of ['window', 'throttle'] as const) {
+		if (values[flag] !== undefined && rps === undefined) throw new Error(`--${flag} needs --rps`);
+	}
 	return {
 		port: optionalNumber('--port', values.port),
 		https: values.https,
 		latencyMs: optionalNumber('--latency', values.latency),
 		tokenLifetimeSeconds: optionalNumber('--token-lifetime', values['token-lifetime']),
-		gateway: rps === undefined ? undefined : { requestsPerSecond: rps, window: windowOf(values.window) },
+		gateway: rps === undefined ? undefined : { requestsPerSecond: rps, window: windowOf(values.window), throttle: throttleOf(values.throttle) },
 		environment: environmentOf(values.environment),
 	};
 }
@@ -46,12 +66,19 @@ function windowOf(value: string | undefined): GatewayWindow | undefined {
 	throw new Error(`--window is 'sliding' or 'fixed', got '${value}'`);
 }
 
+function throttleOf(value: string | undefined): GatewayThrottle | undefined {
+	if (value === undefined || value === 'instant' || value === 'after-latency') return value;
+	throw new Error(`--throttle is 'instant' or 'after-latency', got '${value}'`);
+}
+
 function printBanner(simulator: VippsSimulator, options: SimulatorOptions): void {
 	const { clientId, clientSecret, subscriptionKey } = simulator.keys;
 	console.log(`Vipps simulator listening on ${simulator.baseUrl}`);
 	console.log(`  environment: ${options.environment ?? 'production'}${options.environment === 'test' ? ' (check-in answers 500, as in MT)' : ''}`);
 	if (options.gateway) {
-		console.log(`  gateway:     ${options.gateway.requestsPerSecond} requests/s, ${options.gateway.window ?? 'sliding'} one-second window`);
+		const { requestsPerSecond, window = 'sliding', throttle = 'instant' } = options.gateway;
+		const when = throttle === 'instant' ? '429 at once' : '429 after the latency';
+		console.log(`  gateway:     ${requestsPerSecond} requests/s, ${window} one-second window, ${when}`);
 	}
 	if (simulator.caCertPath) {
 		console.log(`  TLS:         self-signed certificate for localhost and 127.0.0.1; trust it with NODE_EXTRA_CA_CERTS=${simulator.caCertPath}`);

@@ -49,6 +49,20 @@ export type Admission = { admitted: true } | { admitted: false; retryAfterSecond
 /** How the gateway counts requests per second. */
 export type GatewayWindow = 'sliding' | 'fixed';
 
+/**
+ * When the gateway's 429 leaves: 'instant' (API Management refuses at the gateway, before the
+ * backend is called, so the refusal does not wait for its latency), or 'after-latency'.
+ */
+export type GatewayThrottle = 'instant' | 'after-latency';
+
+export interface GatewayOptions {
+	requestsPerSecond: number;
+	/** Default 'sliding'. */
+	window?: GatewayWindow;
+	/** Default 'instant'. */
+	throttle?: GatewayThrottle;
+}
+
 export interface GatewayLimiter {
 	tryAdmit(nowMs: number): Admission;
 }

@@ -1,4 +1,4 @@
-import type { GatewayWindow } from './gateway';
+import type { GatewayOptions } from './gateway';
 
 export interface SimulatorKeys {
 	clientId: string;
@@ -36,9 +36,10 @@ export interface SimulatorOptions {
 	latencyMs?: number;
 	/**
 	 * Optional Azure API Management rate limit over all requests, counted in a sliding
-	 * one-second window (default) or in fixed windows on the clock's whole seconds.
+	 * one-second window (default) or in fixed windows on the clock's whole seconds; its 429
+	 * comes at once (default) or after the latency.
 	 */
-	gateway?: { requestsPerSecond: number; window?: GatewayWindow };
+	gateway?: GatewayOptions;
 	/** 'test' mimics the Merchant Test environment, where check-in always answers 500. Default 'production'. */
 	environment?: Environment;
 	/** How a successful check-in id is written. Default 'jsonString'. */

@@ -1,5 +1,5 @@
-import { PATHS, VippsSimulator } from '../../simulator/VippsSimulator';
-import { checkIn, fetchToken, manualClock, post, tokenHeaders } from './helpers';
+import { PATHS, VippsSimulator, type GatewayThrottle } from '../../simulator/VippsSimulator';
+import { checkIn, fetchToken, manualClock, post, tokenHeaders, type Answer } from './helpers';
 
 let simulator: VippsSimulator;
 
@@ -55,7 +55,7 @@ describe('gateway rate limit (a sliding one-second window over all requests)', (
 		const send = async (): Promise<number> => (await post(simulator, PATHS.accessToken, tokenHeaders(simulator))).status;
 
 		const unlimited = [await send(), await send(), await send()];
-		simulator.setGatewayLimit(1);
+		simulator.setGatewayLimit({ requestsPerSecond: 1 });
 		const limited = [await send(), await send()];
 		simulator.setGatewayLimit(undefined);
 		const liftedAgain = [await send(), await send()];
@@ -79,7 +79,7 @@ describe('gateway rate limit (a sliding one-second window over all requests)', (
 	test.each([0, 0.5, -3])('a limit of %p is refused', async (requestsPerSecond) => {
 		await expect(VippsSimulator.start({ gateway: { requestsPerSecond } })).rejects.toThrow(RangeError);
 		simulator = await VippsSimulator.start();
-		expect(() => simulator.setGatewayLimit(requestsPerSecond)).toThrow(RangeError);
+		expect(() => simulator.setGatewayLimit({ requestsPerSecond })).toThrow(RangeError);
 	});
 });
 
@@ -113,11 +113,11 @@ describe('gateway rate limit in fixed windows (the count starts again at every w
 		simulator = await VippsSimulator.start({ now: clock.now });
 		const send = async (): Promise<number> => (await post(simulator, PATHS.accessToken, tokenHeaders(simulator))).status;
 
-		simulator.setGatewayLimit(1, 'fixed');
+		simulator.setGatewayLimit({ requestsPerSecond: 1, window: 'fixed' });
 		const fixed = [await send(), await send()];
 		clock.advance(100);
 		fixed.push(await send());
-		simulator.setGatewayLimit(1, 'sliding');
+		simulator.setGatewayLimit({ requestsPerSecond: 1, window: 'sliding' });
 		const sliding = [await send()];
 		clock.advance(100);
 		sliding.push(await send());
@@ -128,6 +128,48 @@ describe('gateway rate limit in fixed windows (the count starts again at every w
 
 	test('an unknown window kind is refused', async () => {
 		simulator = await VippsSimulator.start();
-		expect(() => simulator.setGatewayLimit(5, 'leaky' as 'fixed')).toThrow(RangeError);
+		expect(() => simulator.setGatewayLimit({ requestsPerSecond: 5, window: 'leaky' as 'fixed' })).toThrow(RangeError);
+	});
+});
+
+describe('when the gateway’s 429 leaves', () => {
+	/** Far longer than any test waits: an answer that needs it has surely not come yet. */
+	const LONG_LATENCY_MS = 60_000;
+
+	/** One admitted request, held by the latency, then one the full window refuses: the refusal's answer. */
+	async function refusalBehindAHeldRequest(throttle: GatewayThrottle | undefined): Promise<{ refused: Promise<Answer> }> {
+		simulator = await VippsSimulator.start({
+			now: manualClock().now, // a frozen clock: both requests fall in one window
+			latencyMs: LONG_LATENCY_MS,
+			gateway: { requestsPerSecond: 1, window: 'fixed', ...(throttle && { throttle }) },
+		});
+		post(simulator, PATHS.accessToken, tokenHeaders(simulator)).catch(() => undefined); // close() ends it
+		await simulator.waitForRequests(1);
+		const refused = post(simulator, PATHS.accessToken, tokenHeaders(simulator));
+		refused.catch(() => undefined);
+		await simulator.waitForRequests(2);
+		expect(simulator.requests.map((recorded) => recorded.status)).toEqual([200, 429]);
+		return { refused };
+	}
+
+	test('by default at once: API Management refuses at the gateway, without waiting for the backend’s latency', async () => {
+		// Were it held for the latency, this would outlast the test's timeout.
+		const answer = await (await refusalBehindAHeldRequest(undefined)).refused;
+		expect(answer).toMatchObject({ status: 429, headers: { 'retry-after': '1' } });
+	});
+
+	test("with throttle 'instant', the same", async () => {
+		expect(await (await refusalBehindAHeldRequest('instant')).refused).toMatchObject({ status: 429 });
+	});
+
+	test("with throttle 'after-latency', the 429 waits for the latency, as an answer does", async () => {
+		const { refused } = await refusalBehindAHeldRequest('after-latency');
+		const stillWaiting = new Promise((resolve) => setTimeout(resolve, 200, 'still waiting'));
+		expect(await Promise.race([refused, stillWaiting])).toBe('still waiting');
+	});
+
+	test('an unknown throttle is refused', async () => {
+		simulator = await VippsSimulator.start();
+		expect(() => simulator.setGatewayLimit({ requestsPerSecond: 5, throttle: 'later' as 'instant' })).toThrow(RangeError);
 	});
 });

@@ -1,21 +1,15 @@
 /**
- * Paces every HTTP request of one node execution: a concurrency limit, an optional rate cap,
- * and a shared pause when Vipps's gateway throttles.
+ * Paces the HTTP requests of one node execution: at most Concurrency under way, and a rate
+ * learned from what Vipps's gateway says (429 and Retry-After), not from completions.
  *
- * On a 429 the whole batch slows down, not only the request that got it:
- * - everyone waits out Retry-After (the pause), capped as the retry policy caps it,
- * - the rate is capped at 90 % of the gateway's apparent limit: what it let through in the last
- *   second (since the latest pause, if that ended sooner), but never more than the rate the batch
- *   was paced at when the 429 came, since that rate proved too high; 90 % of that if it was
- *   refused within two seconds of the pause, as it then filled a fresh window. (A gateway counting
- *   fixed one-second windows lets up to twice its limit through across a window boundary, and
- *   timers firing late bunch paced requests, so what got through can overstate the limit.)
- * - then the rate climbs back to 95 % of the apparent limit; only after a quiet half minute does
- *   it probe above it, so a steady gateway limit costs one pause, not one per probe.
- * A 429 from a request that started before the latest slowdown is the same burst, and is
- * not counted again. The rate alone brings the batch under the gateway's limit: the number of
- * requests in flight stays as the user set it.
- */
+ * Unpaced until the first 429. A gateway that counts L requests per one-second window, fixed
+ * or sliding, refuses only once it has counted L: so at a 429, at least L requests started in
+ * the second up to the refused one, and the rate becomes 90 % of those starts, never below
+ * 90 % of L. A 429 for a request started before the Retry-After of the latest cut had passed
+ * belongs to the burst already cut for: one cut per burst. The rate then climbs 5 % a second
+ * while requests succeed. The refused request waits its own Retry-After (retry policy) and the
+ * batch goes on, unless Retry-After is longer than a window: then the gateway is closed, not
+ * busy, and nothing starts before it opens. The user's Max Requests per Second caps it all. */
 import { sleep } from 'n8n-workflow';
 
 import { RETRY_POLICY } from './retryPolicy';
@@ -35,26 +29,31 @@ export interface PacerSlot {
 	succeeded(): void;
 }
 
-const RATE_WINDOW_MS = 1_000;
-/** After a slowdown, go a little below the apparent limit. */
-const RATE_BACKOFF_FACTOR = 0.9;
-/** Where the rate settles between slowdowns, relative to the gateway's apparent limit. */
-const RATE_CRUISE_FACTOR = 0.95;
-/** Quiet time before probing above the apparent limit (a limit may have been raised). */
-const PROBE_AFTER_MS = 30_000;
-/** A 429 without Retry-After still pauses the batch this long. */
-const DEFAULT_PAUSE_MS = 1_000;
+/** Gateways count per second (and round Retry-After up to whole seconds). */
+const WINDOW_MS = 1_000;
+/** Just under the limit the gateway proved: a margin for timers that fire late and bunch starts. */
+const CUT = 0.9;
+/** Per second without a 429: back at the limit about two seconds after a cut, above it only by one window's slack. */
+const CLIMB = 1.05;
+
+interface RequestTimes {
+	startedAt: number;
+	answeredAt?: number;
+}
 
 export class RequestPacer {
 	private active = 0;
+	/** Requests per second; undefined until the gateway first refused. */
 	private learnedRate: number | undefined;
-	private apparentLimit = 0;
-	private pausedUntil = 0;
 	private nextStartAt = 0;
-	private slowdowns = 0;
-	private rateRaisedAt = 0;
-	private readonly recentSuccesses: number[] = [];
-	private readonly releaseWaiters = new Set<() => void>();
+	private heldUntil = 0;
+	private sameBurstUntil = -Infinity;
+	private climbedAt = 0;
+	/** The requests under way, and those answered in the last two windows. */
+	private readonly recent: RequestTimes[] = [];
+	/** Callers wait their turn in arrival order; only the first in line waits on the clock or a slot. */
+	private line: Promise<unknown> = Promise.resolve();
+	private wakeFirstInLine: (() => void) | undefined;
 	private readonly now: () => number;
 
 	constructor(private readonly options: RequestPacerOptions) {
@@ -63,126 +62,86 @@ export class RequestPacer {
 
 	/** The rate requests start at now, if any (for tests and logs). */
 	get currentRateLimit(): number | undefined {
-		const caps = [this.options.maxRequestsPerSecond, this.learnedRate].filter((v): v is number => v !== undefined);
-		return caps.length ? Math.min(...caps) : undefined;
+		const cap = this.options.maxRequestsPerSecond;
+		return this.learnedRate === undefined ? cap : Math.min(this.learnedRate, cap ?? Infinity);
 	}
 
-	/** Waits until a request may start; rejects when `signal` aborts. */
-	async acquire(signal?: AbortSignal): Promise<PacerSlot> {
+	/** Waits until a request may start; rejects when `signal` aborts (once the callers ahead have gone). */
+	acquire(signal?: AbortSignal): Promise<PacerSlot> {
+		const turn = this.line.then(async () => await this.start(signal));
+		this.line = turn.catch(() => undefined);
+		return turn;
+	}
+
+	private async start(signal: AbortSignal | undefined): Promise<PacerSlot> {
 		for (;;) {
 			signal?.throwIfAborted();
-			const now = this.now();
-			if (now < this.pausedUntil) {
-				await sleep(this.pausedUntil - now, signal);
-				continue;
-			}
 			if (this.active >= this.options.maxConcurrency) {
 				await this.nextRelease(signal);
 				continue;
 			}
-			const startAt = this.reserveStart(now);
-			this.active++;
+			const now = this.now();
+			const rate = this.currentRateLimit;
+			const startAt = Math.max(this.heldUntil, rate ? this.nextStartAt : 0);
 			if (startAt > now) {
-				let waited = false;
-				try {
-					await sleep(startAt - now, signal);
-					waited = true;
-				} finally {
-					// Aborted while waiting for its turn: the slot was never used.
-					if (!waited) this.releaseOne();
-				}
-				// A 429 may have paused the batch while this caller waited for its turn.
-				if (this.now() < this.pausedUntil) {
-					this.releaseOne();
-					continue;
-				}
+				await sleep(startAt - now, signal);
+				continue;
 			}
-			return this.slot(this.slowdowns);
+			const interval = rate ? 1000 / rate : 0;
+			// A timer that fired late keeps the schedule; after a wait for a slot it starts afresh, nothing saved up.
+			this.nextStartAt = (now - this.nextStartAt < interval ? this.nextStartAt : now) + interval;
+			this.active++;
+			const request: RequestTimes = { startedAt: now };
+			this.recent.push(request);
+			while ((this.recent[0].answeredAt ?? now) <= now - 2 * WINDOW_MS) this.recent.shift();
+			return this.slot(request);
 		}
 	}
 
-	private slot(slowdownsAtStart: number): PacerSlot {
-		let released = false;
+	private slot(request: RequestTimes): PacerSlot {
 		return {
 			release: () => {
-				if (released) return;
-				released = true;
-				this.releaseOne();
+				if (request.answeredAt !== undefined) return;
+				request.answeredAt = this.now();
+				this.active--;
+				this.wakeFirstInLine?.();
 			},
-			throttled: (retryAfterMs) => this.onThrottled(slowdownsAtStart, retryAfterMs),
-			succeeded: () => this.onSuccess(),
+			throttled: (retryAfterMs) => this.onThrottled(request, retryAfterMs),
+			succeeded: () => this.onSucceeded(),
 		};
 	}
 
-	private reserveStart(now: number): number {
-		const rate = this.currentRateLimit;
-		if (!rate) return now;
-		const startAt = Math.max(now, this.nextStartAt);
-		this.nextStartAt = startAt + 1000 / rate;
-		return startAt;
-	}
-
-	/** Successes within the last second: what the gateway let through. */
-	private noteSuccess(now: number): void {
-		this.recentSuccesses.push(now);
-		while (this.recentSuccesses[0] <= now - RATE_WINDOW_MS) this.recentSuccesses.shift();
-	}
-
-	private onThrottled(slowdownsAtStart: number, retryAfterMs: number | undefined): void {
+	private onThrottled(request: RequestTimes, retryAfterMs: number | undefined): void {
 		const now = this.now();
-		const lastPauseEnded = this.pausedUntil;
-		const pauseMs = Math.min(retryAfterMs ?? DEFAULT_PAUSE_MS, RETRY_POLICY.maxRetryAfterMs);
-		this.pausedUntil = Math.max(this.pausedUntil, now + pauseMs);
-		if (slowdownsAtStart !== this.slowdowns) return;
-		this.slowdowns++;
-		// The gateway's count started afresh during the latest pause: what came back before it ended does not count.
-		const countFrom = Math.max(now - RATE_WINDOW_MS + 1, lastPauseEnded);
-		const gotThrough = this.recentSuccesses.filter((t) => t >= countFrom).length;
-		const pacedAt = this.currentRateLimit;
-		let limit = Math.min(gotThrough, pacedAt ?? Infinity);
-		// Refused within two windows of the pause: that rate filled a fresh window, so it is well above the limit.
-		if (pacedAt !== undefined && now - lastPauseEnded < 2 * RATE_WINDOW_MS) limit *= RATE_BACKOFF_FACTOR;
-		this.apparentLimit = Math.max(1, limit);
-		this.learnedRate = Math.max(1, Math.floor(this.apparentLimit * RATE_BACKOFF_FACTOR));
-		this.nextStartAt = this.pausedUntil;
-		this.rateRaisedAt = this.pausedUntil;
+		const waitMs = Math.min(retryAfterMs ?? WINDOW_MS, RETRY_POLICY.maxRetryAfterMs);
+		if (waitMs > WINDOW_MS) this.heldUntil = Math.max(this.heldUntil, now + waitMs);
+		if (request.startedAt < this.sameBurstUntil) return;
+		// Every request the gateway counted started before the refused one and was under way at some
+		// point of the second up to it, however late it left n8n's process: at least the gateway's limit.
+		const earlier = this.recent.slice(0, this.recent.indexOf(request) + 1);
+		const underWay = earlier.filter((r) => (r.answeredAt ?? now) > request.startedAt - WINDOW_MS).length;
+		// Paced, no more than the rate started in that second: any excess is what the count overstates.
+		this.learnedRate = CUT * Math.min(this.currentRateLimit ?? Infinity, underWay);
+		this.sameBurstUntil = now + Math.max(waitMs, WINDOW_MS);
+		this.climbedAt = now;
 	}
 
-	private onSuccess(): void {
+	private onSucceeded(): void {
 		const now = this.now();
-		this.noteSuccess(now);
-		if (this.learnedRate !== undefined && now - this.rateRaisedAt >= RATE_WINDOW_MS) {
-			this.learnedRate = this.nextRate(this.learnedRate, now);
-			this.rateRaisedAt = now;
-		}
+		if (this.learnedRate === undefined || now - this.climbedAt < WINDOW_MS) return;
+		this.learnedRate *= CLIMB;
+		this.climbedAt = now;
 	}
 
-	/** Once a second without a 429: back up to cruising speed quickly, then probe gently. */
-	private nextRate(rate: number, now: number): number {
-		const cruise = this.apparentLimit * RATE_CRUISE_FACTOR;
-		if (rate < cruise) return Math.min(cruise, rate * 1.25);
-		return now - this.pausedUntil >= PROBE_AFTER_MS ? rate * 1.05 : rate;
-	}
-
-	private releaseOne(): void {
-		this.active--;
-		const waiters = [...this.releaseWaiters];
-		this.releaseWaiters.clear();
-		for (const wake of waiters) wake();
-	}
-
-	private nextRelease(signal?: AbortSignal): Promise<void> {
+	private nextRelease(signal: AbortSignal | undefined): Promise<void> {
 		return new Promise<void>((resolve, reject) => {
-			const onAbort = () => {
-				this.releaseWaiters.delete(wake);
-				reject(signal!.reason);
-			};
-			const wake = () => {
+			const onAbort = () => reject(signal!.reason);
+			signal?.addEventListener('abort', onAbort, { once: true });
+			this.wakeFirstInLine = () => {
+				this.wakeFirstInLine = undefined;
 				signal?.removeEventListener('abort', onAbort);
 				resolve();
 			};
-			this.releaseWaiters.add(wake);
-			signal?.addEventListener('abort', onAbort, { once: true });
 		});
 	}
 }

@@ -10,9 +10,14 @@ module.exports = {
 		'^@apidevtools/json-schema-ref-parser$': '<rootDir>/test/stubs/jsonSchemaRefParser.ts',
 		'^sanitize-html$': '<rootDir>/test/stubs/sanitizeHtml.ts',
 	},
+	// tsconfig.json sets isolatedModules: ts-jest transpiles each file alone, without type checks
+	// (npm run typecheck does those).
 	transform: {
-		'^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }],
+		'^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
 	},
+	// One n8n user folder for the run, removed at the end.
+	globalSetup: '<rootDir>/test/globalSetup.ts',
+	globalTeardown: '<rootDir>/test/globalTeardown.ts',
 	// Workflow tests start a simulator and n8n's engine; keep them off each other's ports and CPU.
 	maxWorkers: 2,
 	testTimeout: 30000,

@@ -19,8 +19,13 @@ if (!process.env.N8N_USER_FOLDER) {
 }
 // A fixed key: the harness stores no real credential, and n8n-core would otherwise announce a new one.
 process.env.N8N_ENCRYPTION_KEY ??= 'vipps-checkin-harness';
+// n8n's logger prints every failed node's error; callers read the run's result instead.
+// N8N_LOG_LEVEL=info (or debug) brings the lines back when a test needs looking into.
+process.env.N8N_LOG_LEVEL ??= 'silent';
 
+import { Container } from '@n8n/di';
 import { DataDeduplicationService, ExecutionLifecycleHooks, WorkflowExecute } from 'n8n-core';
+import { SSHClientsManager } from 'n8n-core/dist/execution-engine/ssh-clients-manager';
 import {
 	NodeHelpers,
 	Workflow,
@@ -41,6 +46,12 @@ import {
 } from 'n8n-workflow';
 
 import { InMemoryProcessedData } from './processedData';
+
+// Every execution asks n8n-core for its SSH tunnel manager, a singleton that hangs a process 'exit'
+// listener and an interval on the process until n8n stops. No node here opens an SSH tunnel, so stop
+// it now: under Jest, where each test file loads its own n8n-core into a shared worker process, those
+// two kept every file's whole copy of n8n alive (about 25 MB a file) and the worker too slow to exit.
+Container.get(SSHClientsManager).onShutdown();
 
 /** The records n8n keeps in its database for `this.helpers.checkProcessedAndRecord` & co.: they outlive an execution. */
 export const processedData = new InMemoryProcessedData();

@@ -44,7 +44,8 @@ describe('package.json', () => {
 describe('npm pack', () => {
 	it('ships only what n8n needs: dist, icons, README, LICENSE, package.json', () => {
 		const [pack] = JSON.parse(
-			execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPOSITORY_ROOT, encoding: 'utf8' }),
+			// stderr piped: npm lists every file there as a notice; a failure still carries it.
+			execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPOSITORY_ROOT, encoding: 'utf8', stdio: 'pipe' }),
 		) as Array<{ files: Array<{ path: string }> }>;
 		const files = pack.files.map((f) => f.path);
 		const unexpected = files.filter(
@@ -102,7 +103,7 @@ describe("n8n's community-node lint (n8n-node lint, strict: n8n Cloud's rules)",
 		execFileSync(join(REPOSITORY_ROOT, 'node_modules/.bin/n8n-node'), ['lint'], { cwd: REPOSITORY_ROOT, env, stdio: 'pipe' });
 		let output: string;
 		try {
-			output = execFileSync(join(REPOSITORY_ROOT, 'node_modules/.bin/eslint'), ['.', '--format', 'json'], { cwd: REPOSITORY_ROOT, encoding: 'utf8', env });
+			output = execFileSync(join(REPOSITORY_ROOT, 'node_modules/.bin/eslint'), ['.', '--format', 'json'], { cwd: REPOSITORY_ROOT, encoding: 'utf8', env, stdio: 'pipe' });
 		} catch (error) {
 			output = (error as { stdout: string }).stdout;
 		}
@@ -125,7 +126,8 @@ describe("n8n's community-package scanner (@n8n/scan-community-package), applied
 	it('finds nothing: the package can be verified', () => {
 		const env = { ...process.env, NODE_ENV: undefined };
 		const findings = JSON.parse(
-			execFileSync('node', ['scripts/scan-package.mjs', '--json'], { cwd: REPOSITORY_ROOT, encoding: 'utf8', env }),
+			// The scanner packs the package: npm's notices go to the piped stderr.
+			execFileSync('node', ['scripts/scan-package.mjs', '--json'], { cwd: REPOSITORY_ROOT, encoding: 'utf8', env, stdio: 'pipe' }),
 		) as Record<'tarball' | 'source', Array<{ file: string; rule: string; message: string }>>;
 		expect(findings).toEqual({ tarball: [], source: [] });
 	}, 60_000);

@@ -1,10 +1,11 @@
 import type { INodeProperties } from 'n8n-workflow';
 
 /**
- * Measured in real n8n 2.41.1 (BENCHMARKS.md): n8n's HTTP helper opens a new connection for every
- * request, and n8n spends about 2 ms of CPU per item (3 over HTTPS), so 1,000 check-ins at 50 ms
- * latency took 3.6–4.5 s at 32 in flight, 2.5–2.9 s at 64 and 2.2 s at 128, where n8n's CPU is the
- * bound. A gateway that throttles makes the node slow down by itself (requestPacer.ts).
+ * Chosen by measurement in real n8n 2.41.1 (BENCHMARKS.md, "Default concurrency"): n8n's HTTP
+ * helper opens a connection per request, so requests in flight hide its latency until n8n's CPU
+ * is the bound. On a busy machine 1,000 check-ins took 9.4 / 7.5 / 6.3 / 4.9 s over HTTP at
+ * 16 / 32 / 64 / 128 in flight (HTTPS 8.2 / 6.9 / 6.6 / 6.5 s). Behind a throttling gateway the
+ * pacer's rate, not the concurrency, keeps the batch under the limit: 32 to 128 did the same there.
  */
 export const DEFAULT_CONCURRENCY = 128;
 export const MAX_CONCURRENCY = 128;

@@ -21,7 +21,12 @@ export function clientTrusting(simulator: VippsSimulator): Dispatcher | undefine
 	return client;
 }
 
-/** A POST from a real HTTP client, body read in full; over HTTPS it trusts the simulator's certificate. */
+/**
+ * A POST from a real HTTP client, body read in full; over HTTPS it trusts the simulator's certificate.
+ * Each on a connection of its own (`reset`): after the event loop stalls past the server's 5 s
+ * keep-alive (a contract compiling on a busy machine took 7–10 s), the client could write to a kept
+ * connection in the very turn the server closes it as idle, and the request met ECONNRESET.
+ */
 export async function post(
 	simulator: VippsSimulator,
 	path: string,
@@ -29,7 +34,7 @@ export async function post(
 	body?: string,
 ): Promise<Answer> {
 	const dispatcher = clientTrusting(simulator);
-	const response = await request(`${simulator.baseUrl}${path}`, { method: 'POST', headers, body, dispatcher });
+	const response = await request(`${simulator.baseUrl}${path}`, { method: 'POST', headers, body, dispatcher, reset: true });
 	return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
 }
 

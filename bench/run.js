@@ -732,7 +732,7 @@ function sweepTable(rows, protocol, sweep) {
 		const ours = find('open-', `ours@${concurrency}`);
 		const floor = find('open-', `floor@${concurrency}`);
 		const gateway = find('gateway-fixed-instant-', `ours@${concurrency}`);
-		return `| ${concurrency} | ${ours?.nodeTimeMs ?? '–'} | ${floor?.nodeTimeMs ?? '–'} | ${ours?.ratioToFloor ?? '–'} | ${ours?.ratioToDiyA ?? '–'} | ${ours?.nodeCpuMs ?? '–'} | ${ours?.peakRssMB ?? '–'} | ${gateway?.nodeTimeMs ?? '–'} | ${gateway?.ratioToIdeal ?? '–'} | ${gateway?.checkInStatuses?.[429] ?? '–'} |`;
+		return `| ${concurrency} | ${ours?.nodeTimeMs ?? '–'} | ${floor?.nodeTimeMs ?? '–'} | ${ours?.ratioToFloor ?? '–'} | ${ours?.ratioToDiyA ?? '–'} | ${ours?.nodeCpuMs ?? '–'} | ${ours?.peakRssMB ?? '–'} | ${gateway?.nodeTimeMs ?? '–'} | ${gateway?.ratioToIdeal ?? '–'} | ${gateway ? gateway.checkInStatuses?.[429] ?? 0 : '–'} |`;
 	});
 	return [
 		`| concurrency | open ${find('open-', `ours@${sweep[0]}`)?.items ?? ''}: this node ms | the floor ms | ÷floor | ÷DIY A | CPU ms | RSS MB | behind the gateway (fixed, 429 at once): ms | ÷ideal | 429s |`,

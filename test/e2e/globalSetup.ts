@@ -1,5 +1,5 @@
 /**
- * Once per end-to-end run: real n8n installed (cached outside the repository; ~5 minutes the
+ * Once per end-to-end run: real n8n installed (cached outside the repository; ~9 minutes the
  * first time) and this package packed from the fresh build, exactly what npm would publish.
  * Each test file then installs that one tarball into a user folder of its own.
  */

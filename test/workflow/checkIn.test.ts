@@ -311,9 +311,10 @@ describe('errors a user can act on', () => {
 			});
 			expect((run.error as unknown as { context: { itemIndex: number } }).context.itemIndex).toBe(5);
 			const sent = slow.checkInRequests().map((r) => Number((r.body as { phoneNumber: string }).phoneNumber.slice(-2)));
-			// Items 0–5 were started before the failure was known; at most Concurrency − 1 = 3 after it were already under way.
-			expect(sent).toEqual(expect.arrayContaining([0, 1, 2, 3, 4, 5]));
-			expect(Math.max(...sent)).toBeLessThanOrEqual(5 + 3);
+			// Items start in order and none is skipped: what was sent is 0…k, k ≥ 5. Which items after 5 were
+			// already under way when its 500 came back depends on timing, so only "not all" is asserted.
+			expect([...sent].sort((a, b) => a - b)).toEqual(Array.from({ length: sent.length }, (_, i) => i));
+			expect(sent.length).toBeGreaterThanOrEqual(6);
 			expect(sent.length).toBeLessThan(items.length);
 		} finally {
 			await slow.close();

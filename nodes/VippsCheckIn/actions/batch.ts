@@ -25,7 +25,6 @@ import {
 } from 'n8n-workflow';
 
 import { VippsApiClient } from '../transport';
-import { RequestPacer } from '../transport/requestPacer';
 import { InvalidCredentialsError, merchantSerialNumberProblem, parseVippsCredentials, type VippsCredentials } from '../transport/vippsCredentials';
 import { VippsError } from '../transport/vippsErrors';
 import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS, MAX_CONCURRENCY } from './common.descriptions';
@@ -108,7 +107,8 @@ async function setUpBatch<Prepared>(
 	const { concurrency, maxRequestsPerSecond, timeoutMs } = readBatchSettings.call(context);
 	const client = new VippsApiClient(credentials, {
 		http: context.helpers,
-		pacer: new RequestPacer({ maxConcurrency: concurrency, maxRequestsPerSecond }),
+		maxConcurrency: concurrency,
+		maxRequestsPerSecond,
 		timeoutMs,
 		signal,
 	});

@@ -9,7 +9,7 @@ import { sleep, type IHttpRequestOptions, type IN8nHttpFullResponse } from 'n8n-
 import { z } from 'zod';
 
 import { AccessTokenCache, type AccessTokenGrant } from './accessTokenCache';
-import type { RequestPacer } from './requestPacer';
+import { RequestPacer } from './requestPacer';
 import { classifyTransportFailure, decideRetry, outcomeOfStatus, parseRetryAfter, tallyAttempt, type AttemptTally, type TransportFailure } from './retryPolicy';
 import type { VippsCredentials } from './vippsCredentials';
 import {
@@ -186,7 +186,10 @@ async function requestAccessToken(http: N8nHttp, credentials: VippsCredentials, 
 export interface ApiCallOptions {
 	/** `this.helpers` of the running node. */
 	http: N8nHttp;
-	pacer: RequestPacer;
+	/** Requests of this execution under way at once. */
+	maxConcurrency: number;
+	/** The user's cap on requests started per second, if any. */
+	maxRequestsPerSecond?: number;
 	timeoutMs: number;
 	signal?: AbortSignal;
 }
@@ -240,11 +243,14 @@ export class VippsApiClient {
 	private renewedAfterRejection = false;
 	/** Every token this execution used, so none can slip into an error message. */
 	private readonly tokensUsed = new Set<string>();
+	private readonly pacer: RequestPacer;
 
 	constructor(
 		private readonly credentials: VippsCredentials,
 		private readonly options: ApiCallOptions,
-	) {}
+	) {
+		this.pacer = new RequestPacer({ maxConcurrency: options.maxConcurrency, maxRequestsPerSecond: options.maxRequestsPerSecond });
+	}
 
 	async sendLoyaltyCheckIn(checkIn: LoyaltyCheckIn): Promise<LoyaltyCheckInResult> {
 		const payload = { phoneNumber: checkIn.phoneNumber, isMember: checkIn.isMember };
@@ -295,7 +301,7 @@ export class VippsApiClient {
 			body: JSON.stringify(payload),
 			timeoutMs: this.options.timeoutMs,
 			signal: this.options.signal,
-			pacer: this.options.pacer,
+			pacer: this.pacer,
 			what,
 			notifiesCustomer: isCheckIn,
 			explain: (status, body) => explainApiFailure(status, body, { what, environment, baseUrl, productionOnly: isCheckIn }),

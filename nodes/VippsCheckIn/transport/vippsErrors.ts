@@ -12,6 +12,10 @@ export interface VippsErrorDetails {
 	httpCode?: string;
 	/** Vipps's own error body (parsed, secrets removed), for the error's details panel. */
 	vippsResponse?: unknown;
+	/** HTTP attempts made for this request (0: nothing was sent). Set by the transport for every failed call. */
+	attempts?: number;
+	/** True when an attempt may have reached Vipps without an answer: the customer may have seen the check-in. */
+	possibleDuplicate?: boolean;
 }
 
 export class VippsError extends Error {
@@ -224,10 +228,11 @@ export function explainTransportFailure(failure: TransportFailure, url: string, 
  * (then the customer may have seen it, and sending it again shows it once more).
  */
 export function withAttempts(error: VippsError, tally: AttemptTally, notifiesCustomer: boolean): VippsError {
-	if (tally.attempts < 2 && !(notifiesCustomer && tally.maybeSent)) return error;
+	const facts = { attempts: tally.attempts, possibleDuplicate: notifiesCustomer && tally.maybeSent > 0 };
+	if (tally.attempts < 2 && !(notifiesCustomer && tally.maybeSent)) return new VippsError(error.message, { ...error.details, ...facts });
 	const message = tally.attempts > 1 ? `${error.message}, after ${tally.attempts} attempts` : error.message;
 	const arrival = notifiesCustomer && tally.maybeSent > 0 ? ' Vipps may have received it all the same: the customer may have seen the check-in. Check before sending it again.' : '';
-	return new VippsError(message, { ...error.details, description: `${error.details.description}${arrival}` });
+	return new VippsError(message, { ...error.details, ...facts, description: `${error.details.description}${arrival}` });
 }
 
 /** The host (or hostname) of `url`, never its user name or password. */

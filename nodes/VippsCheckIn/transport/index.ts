@@ -1,20 +1,29 @@
 /**
  * The one door to the Vipps MobilePay API: headers, access tokens, pacing, retries and error
- * translation for every call the node makes. Every request goes through n8n's own HTTP helper,
- * so n8n's proxy settings, SSRF protection and outbound rules apply to it, and no redirect is
- * followed: the keys and the token never leave for another origin. Operations call
- * VippsApiClient and nothing below it.
+ * translation for every call the node makes. Every request goes through n8n's own HTTP helper
+ * (n8n's proxy settings, SSRF protection and outbound rules apply) and no redirect is followed:
+ * the keys and the token never leave for another origin. Operations call VippsApiClient only.
+ *
+ * Words used throughout transport/:
+ * - target: a credential's base URL and keys (hashed); one token and one pacer per target per process.
+ * - attempt: one HTTP request sent. Its result is an answer (a status arrived) or a failure (none did).
+ * - step: what the classifier (retryPolicy.ts) makes of a result: final, again, againOnce, wait.
+ * - may have arrived: an attempt that may have reached Vipps without an answer to keep (mayHaveArrived,
+ *   the only such rule). A check-in after one of them is a possible duplicate.
+ * - budget: 120 s from a request's first attempt; a wait that would end beyond it is not started.
+ * - closed gateway: a 429 whose Retry-After ends beyond the budget; the call fails now, naming the time.
+ * - pacer: the shared rate of a target (requestPacer.ts); cap: the caller's Max Requests per Second.
  */
 import { sleep, type IHttpRequestOptions, type IN8nHttpFullResponse } from 'n8n-workflow';
 import { z } from 'zod';
 
-import { AccessTokenCache, type AccessTokenGrant } from './accessTokenCache';
-import { RequestPacer } from './requestPacer';
-import { classifyTransportFailure, decideRetry, outcomeOfStatus, parseRetryAfter, tallyAttempt, type AttemptTally, type TransportFailure } from './retryPolicy';
+import { AccessTokenCache } from './accessTokenCache';
+import { GatewayClosed, pacerFor, type RateCap, type RequestPacer } from './requestPacer';
+import { RETRY_POLICY, delayBeforeNext, failureOf, mayHaveArrived, nextStep, parseRetryAfter, type AttemptResult, type Attempts } from './retryPolicy';
 import type { VippsCredentials } from './vippsCredentials';
 import {
-	VippsError, cancelledError, explainApiFailure, explainTokenFailure, explainTransportFailure,
-	isSubscriptionKeyRejection, parseJsonBody, redactSecrets, redirectError, unexpectedBody, withAttempts,
+	TOKEN_REQUEST, VippsError, cancelledError, closedGatewayError, explainApiFailure, explainTokenFailure, explainTransportFailure,
+	isSubscriptionKeyRejection, parseJsonBody, REDACTED, redactSecrets, redirectError, unexpectedBody, withAttempts,
 } from './vippsErrors';
 
 /** Paths below the environment's base URL. */
@@ -24,14 +33,13 @@ export const VIPPS_PATHS = {
 	qrExchange: 'qr/v1/exchange',
 } as const;
 
-/** The part of n8n's helpers the transport uses: `this.helpers` of the running node or credential. */
+/** The part of n8n's helpers the transport uses: `this.helpers` of the running node. */
 export interface N8nHttp {
 	httpRequest(options: IHttpRequestOptions): Promise<unknown>;
 }
 
 /** The token request is shared by many callers, so it has its own fixed timeout. */
 const TOKEN_REQUEST_TIMEOUT_MS = 30_000;
-const REDACTED = '[redacted]';
 
 /** One cache for the whole n8n process: tokens outlive a single execution. */
 export const accessTokenCache = new AccessTokenCache();
@@ -51,84 +59,81 @@ interface VippsRequest {
 	body?: string;
 	timeoutMs: number;
 	signal?: AbortSignal;
-	pacer?: RequestPacer;
 	/** Names the request in errors, e.g. "the check-in". */
 	what: string;
-	/** A check-in shows on the customer's phone: the retry policy resends it more sparingly. */
+	/** A check-in shows on the customer's phone: sent again more sparingly. */
 	notifiesCustomer: boolean;
 	/** Words for an error status. */
 	explain(status: number, body: unknown): VippsError;
+	pacer?: RequestPacer;
+	cap?: RateCap;
 	/** The bearer token, and after a 401 the one to send again with (once), if there is one. */
 	token?: string;
 	renewToken?(rejected: string): Promise<string | undefined>;
 }
 
-/** What the transport keeps of an answer: the status, the body as text, and two headers. */
-interface VippsResponse {
-	status: number;
-	body: string;
-	retryAfterMs?: number;
-	location?: string;
-}
-
-type AttemptResult = { response: VippsResponse } | { failure: TransportFailure };
-
-/** Sends one request under the retry policy (retryPolicy.ts) and the batch's pacer; resolves with a 2xx body. */
-async function sendWithRetries(http: N8nHttp, req: VippsRequest): Promise<{ body: string; tally: AttemptTally }> {
-	const startedAt = Date.now();
-	let tally: AttemptTally = { attempts: 0, failures: 0, maybeSent: 0 };
+/** Sends one request under the retry policy and the target's pacer; resolves with a 2xx body. */
+async function sendWithRetries(http: N8nHttp, req: VippsRequest): Promise<{ body: string; attempts: number; possibleDuplicate: boolean }> {
+	const attempts: Attempts = { made: 0, failed: 0, mayHaveArrived: 0 };
+	let firstAttemptAt: number | undefined;
 	let { token } = req;
 	let renewed = false;
+	const failed = (error: VippsError) => withAttempts(error, attempts, req.notifiesCustomer);
 	for (;;) {
-		const result = await attemptOnce(http, token ? { ...req, headers: { ...req.headers, Authorization: `Bearer ${token}` } } : req);
-		const response = 'response' in result ? result.response : undefined;
-		if (response?.status === 401 && token && req.renewToken && !renewed && !isSubscriptionKeyRejection(parseJsonBody(response.body))) {
+		const headers = token ? { ...req.headers, Authorization: `Bearer ${token}` } : req.headers;
+		const attempt = async () => {
+			firstAttemptAt ??= Date.now();
+			attempts.made++;
+			return await send(http, { ...req, headers });
+		};
+		let result: AttemptResult;
+		try {
+			const deadline = (firstAttemptAt ?? Date.now()) + RETRY_POLICY.budgetMs;
+			result = req.pacer ? await req.pacer.run(attempt, { signal: req.signal, cap: req.cap, deadline }) : await attempt();
+		} catch (error) {
+			// Only the pacer throws: a closed gateway, or a cancel while waiting for a turn (nothing sent).
+			throw failed(error instanceof GatewayClosed ? closedGatewayError(req.what, error.until) : cancelledError(req.what));
+		}
+		if ('status' in result && result.status === 401 && token && req.renewToken && !renewed && !isSubscriptionKeyRejection(parseJsonBody(result.body))) {
 			renewed = true;
 			const fresh = await req.renewToken(token);
 			if (fresh !== undefined) {
 				// The gateway refused the token: this attempt never reached the API.
-				tally = tallyAttempt(tally, { reach: 'notSent' });
+				attempts.failed++;
 				token = fresh;
 				continue;
 			}
 		}
-		const outcome = response ? outcomeOfStatus(response.status, response.retryAfterMs) : (result as { failure: TransportFailure }).failure;
-		tally = tallyAttempt(tally, outcome);
-		const delayMs = decideRetry(outcome, tally, Date.now() - startedAt, req.notifiesCustomer);
+		const step = nextStep(result, req.notifiesCustomer);
+		if (step === 'again' || step === 'againOnce') attempts.failed++;
+		if (mayHaveArrived(result)) attempts.mayHaveArrived++;
+		const retryAfterMs = 'status' in result ? result.retryAfterMs : undefined;
+		const elapsedMs = Date.now() - firstAttemptAt!;
+		const delayMs = delayBeforeNext(step, attempts, elapsedMs, retryAfterMs);
 		if (delayMs === undefined) {
-			const error = failureOf(req, result);
-			if (error) throw withAttempts(error, tally, req.notifiesCustomer);
-			return { body: response!.body, tally };
+			if (step === 'wait' && retryAfterMs !== undefined && elapsedMs + retryAfterMs > RETRY_POLICY.budgetMs) {
+				throw failed(closedGatewayError(req.what, Date.now() + retryAfterMs));
+			}
+			const error = explainResult(req, result);
+			if (error) throw failed(error);
+			return { body: (result as { body: string }).body, attempts: attempts.made, possibleDuplicate: req.notifiesCustomer && attempts.mayHaveArrived > 0 };
 		}
 		await sleep(delayMs, req.signal).catch(() => {
-			throw withAttempts(cancelledError(req.what), tally, req.notifiesCustomer);
+			throw failed(cancelledError(req.what));
 		});
 	}
 }
 
 /** What went wrong with the last attempt, or undefined for a 2xx. */
-function failureOf(req: VippsRequest, result: AttemptResult): VippsError | undefined {
-	if ('failure' in result) return explainTransportFailure(result.failure, req.url, req.what, req.timeoutMs);
-	const { status, body, location } = result.response;
+function explainResult(req: VippsRequest, result: AttemptResult): VippsError | undefined {
+	if (!('status' in result)) return explainTransportFailure(result, req.url, req.what, req.timeoutMs);
+	const { status, body, location } = result;
 	if (status >= 200 && status < 300) return undefined;
 	if (status >= 300 && status < 400) return redirectError(req.what, status, location, req.url);
 	return req.explain(status, parseJsonBody(body));
 }
 
-/** One HTTP attempt inside a pacer slot; the slot is free again before any backoff starts. */
-async function attemptOnce(http: N8nHttp, req: VippsRequest): Promise<AttemptResult> {
-	const slot = req.pacer ? await req.pacer.acquire(req.signal).catch(() => undefined) : undefined;
-	if (req.pacer && !slot) return { failure: { kind: 'cancelled', reach: 'final', code: 'ABORTED' } };
-	try {
-		const result = await send(http, req);
-		if ('response' in result && result.response.status === 429) slot?.throttled(result.response.retryAfterMs);
-		else if ('response' in result && result.response.status < 400) slot?.succeeded();
-		return result;
-	} finally {
-		slot?.release();
-	}
-}
-
+/** One HTTP attempt. */
 async function send(http: N8nHttp, req: VippsRequest): Promise<AttemptResult> {
 	let answer: IN8nHttpFullResponse;
 	try {
@@ -151,12 +156,12 @@ async function send(http: N8nHttp, req: VippsRequest): Promise<AttemptResult> {
 		// Axios gives it as the response, or only on its Node request when it timed out reading the body.
 		const { response, request } = error as { response?: { status?: unknown }; request?: { res?: { statusCode?: unknown } } };
 		const status = response?.status ?? request?.res?.statusCode;
-		if (typeof status === 'number' && !req.signal?.aborted) return { response: { status, body: '' } };
-		return { failure: classifyTransportFailure(error, req.signal) };
+		if (typeof status === 'number' && !req.signal?.aborted) return { status, body: '' };
+		return failureOf(error, req.signal);
 	}
 	const headers = answer.headers as Record<string, string | undefined>;
 	const body = typeof answer.body === 'string' ? answer.body : String(answer.body ?? '');
-	return { response: { status: answer.statusCode, body, retryAfterMs: parseRetryAfter(headers['retry-after']), location: headers.location } };
+	return { status: answer.statusCode, body, retryAfterMs: parseRetryAfter(headers['retry-after']), location: headers.location };
 }
 
 /** Vipps sends every value as a string, numbers included. */
@@ -166,29 +171,30 @@ const accessTokenResponseSchema = z.object({
 });
 
 /**
- * POST /accesstoken/get, uncached: the token cache calls it. The MSN header is optional here
- * (partner keys send one); the token does not depend on it.
+ * POST /accesstoken/get, uncached (the token cache calls it), unpaced and with no cancel signal: it
+ * is shared by every caller. It notifies nobody, so a refusal, a 429 and a 5xx are sent again. The
+ * MSN header is optional here (partner keys send one); the token does not depend on it.
  */
-async function requestAccessToken(http: N8nHttp, credentials: VippsCredentials, merchantSerialNumber: string | undefined): Promise<AccessTokenGrant> {
+async function requestAccessToken(http: N8nHttp, credentials: VippsCredentials, merchantSerialNumber: string | undefined) {
 	const { body } = await sendWithRetries(http, {
 		url: `${credentials.baseUrl}/${VIPPS_PATHS.accessToken}`,
 		headers: { client_id: credentials.clientId, client_secret: credentials.clientSecret, ...vippsHeaders(credentials, merchantSerialNumber) },
 		timeoutMs: TOKEN_REQUEST_TIMEOUT_MS,
-		what: 'the access token request',
+		what: TOKEN_REQUEST,
 		notifiesCustomer: false,
 		explain: (status, answer) => explainTokenFailure(status, answer, credentials.baseUrl),
 	});
 	const parsed = accessTokenResponseSchema.safeParse(parseJsonBody(body));
-	if (!parsed.success) throw unexpectedBody(`${credentials.baseUrl} answered the access token request`, 'access_token and expires_in');
+	if (!parsed.success) throw unexpectedBody(`${credentials.baseUrl} answered ${TOKEN_REQUEST}`, 'access_token and expires_in');
 	return { accessToken: parsed.data.access_token, expiresInSeconds: parsed.data.expires_in };
 }
 
 export interface ApiCallOptions {
 	/** `this.helpers` of the running node. */
 	http: N8nHttp;
-	/** Requests of this execution under way at once. */
-	maxConcurrency: number;
-	/** The user's cap on requests started per second, if any. */
+	/** TEMPORARY: unused (Concurrency is batch.ts's workers); removed once batch.ts stops passing it. */
+	maxConcurrency?: number;
+	/** The user's cap on requests started per second by this client, if any. */
 	maxRequestsPerSecond?: number;
 	timeoutMs: number;
 	signal?: AbortSignal;
@@ -233,30 +239,29 @@ const qrExchangeResponseSchema = z.object({
 export type QrExchangeResult = z.infer<typeof qrExchangeResponseSchema>;
 
 /**
- * Calls for one node execution with one credential. Within the execution, a failed token
- * request is remembered (wrong keys cost one token request, not one per item), and a 401 earns
- * at most one forced token renewal (a key that may not use the API costs two token requests,
- * not two per item).
+ * Calls for one node execution with one credential. Within the execution, a failed token request
+ * is remembered (wrong keys cost one token request, not one per item), and a 401 earns at most one
+ * forced token renewal (a key that may not use the API costs two token requests, not two per item).
  */
 export class VippsApiClient {
 	private tokenFailure: Error | undefined;
 	private renewedAfterRejection = false;
 	/** Every token this execution used, so none can slip into an error message. */
 	private readonly tokensUsed = new Set<string>();
-	private readonly pacer: RequestPacer;
+	private readonly cap: RateCap | undefined;
 
 	constructor(
 		private readonly credentials: VippsCredentials,
 		private readonly options: ApiCallOptions,
 	) {
-		this.pacer = new RequestPacer({ maxConcurrency: options.maxConcurrency, maxRequestsPerSecond: options.maxRequestsPerSecond });
+		this.cap = options.maxRequestsPerSecond ? { perSecond: options.maxRequestsPerSecond, nextStartAt: 0 } : undefined;
 	}
 
 	async sendLoyaltyCheckIn(checkIn: LoyaltyCheckIn): Promise<LoyaltyCheckInResult> {
 		const payload = { phoneNumber: checkIn.phoneNumber, isMember: checkIn.isMember };
-		const { body, tally } = await this.call(VIPPS_PATHS.loyaltyCheckIn, payload, checkIn.merchantSerialNumber, 'the check-in', true);
+		const { body, attempts, possibleDuplicate } = await this.call(VIPPS_PATHS.loyaltyCheckIn, payload, checkIn.merchantSerialNumber, 'the check-in', true);
 		// A 2xx means Vipps took the check-in; an unreadable id is no reason to send it again.
-		return { checkInId: parseCheckInId(body), attempts: tally.attempts, possibleDuplicate: tally.maybeSent > 0 };
+		return { checkInId: parseCheckInId(body), attempts, possibleDuplicate };
 	}
 
 	async exchangeQrCode(qrCode: string, merchantSerialNumber?: string): Promise<QrExchangeResult> {
@@ -277,16 +282,12 @@ export class VippsApiClient {
 		return {
 			method: 'POST',
 			url: `${this.credentials.baseUrl}/${VIPPS_PATHS.loyaltyCheckIn}`,
-			headers: {
-				Authorization: `Bearer ${REDACTED}`,
-				'Content-Type': 'application/json',
-				...vippsHeaders({ ...this.credentials, subscriptionKey: REDACTED }, msn),
-			},
+			headers: { Authorization: `Bearer ${REDACTED}`, 'Content-Type': 'application/json', ...vippsHeaders({ ...this.credentials, subscriptionKey: REDACTED }, msn) },
 			body: { phoneNumber: checkIn.phoneNumber, isMember: checkIn.isMember },
 		};
 	}
 
-	/** `text` with the credential's secrets and every token of this execution replaced. */
+	/** `text` with the credential's secrets and every token of this execution replaced: the one redaction. */
 	redact(text: string): string {
 		return redactSecrets(text, this.credentials, [...this.tokensUsed]);
 	}
@@ -301,18 +302,21 @@ export class VippsApiClient {
 			body: JSON.stringify(payload),
 			timeoutMs: this.options.timeoutMs,
 			signal: this.options.signal,
-			pacer: this.pacer,
 			what,
 			notifiesCustomer: isCheckIn,
 			explain: (status, body) => explainApiFailure(status, body, { what, environment, baseUrl, productionOnly: isCheckIn }),
-			token: await this.accessToken(msn),
+			pacer: pacerFor(this.credentials),
+			cap: this.cap,
+			token: await this.accessToken(msn).catch((error: Error) => {
+				throw error instanceof VippsError ? withAttempts(error, { made: 0, failed: 0, mayHaveArrived: 0 }, false) : error;
+			}),
 			renewToken: async (rejected) => await this.tokenAfterRejection(rejected, msn),
 		});
 	}
 
 	/**
-	 * Vipps refused `rejected` (expired, revoked): the token to try once more, or undefined when
-	 * this execution already renewed it once and the fresh token was refused as well.
+	 * The one 401 renewal: Vipps refused `rejected` (expired, revoked). The token to try once more,
+	 * or undefined when this execution already renewed once and the fresh token was refused as well.
 	 */
 	private async tokenAfterRejection(rejected: string, msn: string | undefined): Promise<string | undefined> {
 		if (!this.renewedAfterRejection) {
@@ -327,12 +331,10 @@ export class VippsApiClient {
 	private async accessToken(msn: string | undefined): Promise<string> {
 		if (this.tokenFailure) throw this.tokenFailure;
 		const fetchToken = async () => await requestAccessToken(this.options.http, this.credentials, msn);
-		const token =
-			accessTokenCache.usableToken(this.credentials, fetchToken) ??
-			(await abortable(accessTokenCache.getToken(this.credentials, fetchToken), this.options.signal).catch((error: Error) => {
-				if (!this.options.signal?.aborted) this.tokenFailure = error;
-				throw error;
-			}));
+		const token = await abortable(accessTokenCache.getToken(this.credentials, fetchToken), this.options.signal).catch((error: Error) => {
+			if (!this.options.signal?.aborted) this.tokenFailure = error;
+			throw error;
+		});
 		this.tokensUsed.add(token);
 		return token;
 	}

@@ -1,130 +1,142 @@
 /**
- * The retry policy, in one place. What decides is whether an attempt may have reached Vipps:
- * a check-in sent twice shows twice in the customer's app.
+ * The classifier: from one attempt's result (an answer, or a failure with no answer) to the next
+ * step, for every request the node makes (the words are explained in index.ts). What decides is
+ * whether the attempt may have reached Vipps: a check-in sent twice shows twice on the phone.
  *
- * - Surely not (`notSent`, `throttled`): the connection was refused or never opened, the request
- *   was not completely written (a connect timeout), a temporary DNS failure, a 429 (the gateway
- *   refused it). Retried after a backoff until `maxAttempts` attempts failed; a 429 waits its
- *   Retry-After (capped, 1 s when absent) and is bounded by `maxElapsedMs` alone, so throttling
- *   loses no item.
- *   A 401 for the token is VippsApiClient's: one fresh token, sent once more.
- * - Perhaps (`maybeSent`): no answer within the timeout, the connection broke off after the
- *   request was sent, 502/503/504. A check-in is sent again after one such attempt, never after
- *   two. The token request and the QR exchange notify nobody: they retry it like `notSent`.
- * - Final: any other answer (2xx; 3xx, since Vipps never redirects; 4xx; 500, Test's answer to
- *   every check-in) even when its body broke off, and failures that sending again cannot mend:
- *   host not found, untrusted certificate, invalid URL, n8n's SSRF protection, anything unknown.
+ * - `again`: surely not arrived (a refused connection, a connect timeout, a temporary DNS failure),
+ *   or a request that notifies nobody (token, QR exchange) after a 5xx, a timeout or a reset.
+ * - `againOnce`: a check-in that may have arrived (no answer in time, a reset after the request was
+ *   written, 502/503/504): sent again after one such attempt, never after two.
+ * - `wait`: a 429; the gateway refused it, so it never arrived. Sent again after Retry-After.
+ * - `final`: any other answer (2xx; 3xx, Vipps never redirects; 4xx; a check-in's 500, Test's answer
+ *   to every check-in) and failures sending again cannot mend (unknown host, certificate, SSRF).
  */
 export const RETRY_POLICY = {
+	/** Attempts answered neither 2xx nor 429, before giving up. */
 	maxAttempts: 6,
-	maxElapsedMs: 120_000,
+	/** The retry budget of one request, from its first attempt (not from when it was queued). */
+	budgetMs: 120_000,
 	baseDelayMs: 250,
 	maxBackoffMs: 10_000,
-	maxRetryAfterMs: 60_000,
 	/** How long a 429 without Retry-After waits. */
 	defaultRetryAfterMs: 1_000,
 } as const;
 
-/** What an attempt means for sending again. */
-export interface AttemptOutcome {
-	reach: 'notSent' | 'throttled' | 'maybeSent' | 'final';
-	/** Retry-After, when the answer had one. */
+export type Step = 'final' | 'again' | 'againOnce' | 'wait';
+
+/** An HTTP answer, as the transport keeps it. */
+export interface Answer {
+	status: number;
+	body: string;
 	retryAfterMs?: number;
+	location?: string;
 }
 
-export function outcomeOfStatus(status: number, retryAfterMs?: number): AttemptOutcome {
-	const reach = status === 429 ? 'throttled' : status >= 502 && status <= 504 ? 'maybeSent' : 'final';
-	return { reach, retryAfterMs };
-}
-
-/** A failure before a complete HTTP answer arrived, as n8n's HTTP helper reports it. */
-export interface TransportFailure {
-	kind: 'connectionRefused' | 'connectionReset' | 'timeout' | 'dnsTemporary' | 'permanent' | 'cancelled';
-	reach: AttemptOutcome['reach'];
-	/** The most specific error code found (ENOTFOUND, CERT_HAS_EXPIRED, …) or the error's name. */
+/** No answer: what n8n's HTTP helper threw. */
+export interface Failure {
+	/** The most specific code (ECONNREFUSED, ENOTFOUND, CERT_HAS_EXPIRED…), the error's name, or ABORTED for a cancel. */
 	code: string;
-	/** The description n8n gave (SSRF protection explains itself). */
+	/** False only when the request surely was not handed whole to the connection. */
+	written: boolean;
+	/** n8n's own words (its SSRF protection explains itself). */
 	description?: string;
 }
 
-const TRANSIENT_CODES: Record<string, TransportFailure['kind']> = {
-	ECONNREFUSED: 'connectionRefused',
-	ECONNRESET: 'connectionReset',
-	EPIPE: 'connectionReset',
-	// Axios names its own timeout ECONNABORTED; a socket that timed out is ETIMEDOUT.
-	ECONNABORTED: 'timeout',
-	ETIMEDOUT: 'timeout',
-	EAI_AGAIN: 'dnsTemporary',
-};
+export type AttemptResult = Answer | Failure;
+
+const NOT_SENT = new Set(['ECONNREFUSED', 'EAI_AGAIN']);
+/** Axios names its own timeout ECONNABORTED; a socket that timed out is ETIMEDOUT. */
+const NO_ANSWER = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'ABORTED']);
+
+/** The one "maybe sent" rule: an attempt that may have reached Vipps without an answer to keep. */
+export function mayHaveArrived(result: AttemptResult): boolean {
+	if ('status' in result) return result.status >= 502 && result.status <= 504;
+	return result.written && NO_ANSWER.has(result.code);
+}
+
+export function nextStep(result: AttemptResult, notifiesCustomer: boolean): Step {
+	if ('status' in result) {
+		if (result.status === 429) return 'wait';
+		if (result.status < 500) return 'final';
+		if (!notifiesCustomer) return 'again';
+		return mayHaveArrived(result) ? 'againOnce' : 'final';
+	}
+	if (result.code === 'ABORTED') return 'final';
+	if (NOT_SENT.has(result.code) || (NO_ANSWER.has(result.code) && !result.written)) return 'again';
+	if (NO_ANSWER.has(result.code)) return notifiesCustomer ? 'againOnce' : 'again';
+	return 'final';
+}
 
 /**
- * `error` is what n8n's `httpRequest` threw (an axios error, a TypeError for an invalid URL,
- * n8n's SSRF errors). Axios keeps the Node request on it, whose `writableFinished` stays false
- * until the whole request was handed to the connection: then it cannot have arrived (a connect
- * timeout, a refusal). Without that fact, a timeout or a reset may have arrived.
+ * `error` is what n8n's `httpRequest` threw (an axios error, a TypeError for an invalid URL, n8n's
+ * SSRF errors). Axios keeps the Node request, whose `writableFinished` stays false until the whole
+ * request was handed to the connection; without that fact a request counts as written.
  */
-export function classifyTransportFailure(error: unknown, signal?: AbortSignal): TransportFailure {
+export function failureOf(error: unknown, signal?: AbortSignal): Failure {
 	type Facts = { code?: unknown; name?: unknown; description?: unknown; cause?: unknown; request?: { writableFinished?: boolean } };
 	const top = (error ?? {}) as Facts;
 	const name = typeof top.name === 'string' ? top.name : 'Error';
-	// The first code on the error or its causes (axios copies the socket's up; an invalid URL's TypeError keeps it on the cause).
 	let code: string | undefined;
-	for (let current: Facts | undefined = top, depth = 0; current && !code && depth < 3; current = current.cause as Facts, depth++) {
-		if (typeof current.code === 'string') code = current.code;
+	// Axios copies the socket's code up; an invalid URL's TypeError keeps it on the cause.
+	for (let at: Facts | undefined = top, depth = 0; at && !code && depth < 3; at = at.cause as Facts, depth++) {
+		if (typeof at.code === 'string') code = at.code;
 	}
-	code ??= name;
-	if (signal?.aborted || code === 'ERR_CANCELED') return { kind: 'cancelled', reach: 'final', code };
-	if (/^Ssrf/.test(name)) return { kind: 'permanent', reach: 'final', code: name, description: typeof top.description === 'string' ? top.description : undefined };
-	const kind = TRANSIENT_CODES[code] ?? 'permanent';
-	const mayHaveArrived = top.request?.writableFinished !== false && (kind === 'timeout' || kind === 'connectionReset');
-	return { kind, reach: kind === 'permanent' ? 'final' : mayHaveArrived ? 'maybeSent' : 'notSent', code };
+	if (/^Ssrf/.test(name)) code = name;
+	if (signal?.aborted || code === 'ERR_CANCELED') code = 'ABORTED';
+	const description = typeof top.description === 'string' ? top.description : undefined;
+	return { code: code ?? name, written: top.request?.writableFinished !== false, ...(description && /^Ssrf/.test(name) ? { description } : {}) };
 }
 
-/** The attempts of one request so far. */
-export interface AttemptTally {
-	attempts: number;
-	/** Attempts that failed other than by a 429: what `maxAttempts` counts. */
-	failures: number;
-	/** Attempts that may have reached Vipps without an answer to keep. */
-	maybeSent: number;
+/** A request's attempts so far. */
+export interface Attempts {
+	made: number;
+	/** Answered neither 2xx nor 429 (a 429 is bounded by the budget alone, so throttling loses no item). */
+	failed: number;
+	mayHaveArrived: number;
 }
 
-export function tallyAttempt(tally: AttemptTally, { reach }: AttemptOutcome): AttemptTally {
-	return {
-		attempts: tally.attempts + 1,
-		failures: tally.failures + (reach === 'notSent' || reach === 'maybeSent' ? 1 : 0),
-		maybeSent: tally.maybeSent + (reach === 'maybeSent' ? 1 : 0),
-	};
-}
-
-/**
- * The wait before the next attempt after the one just tallied, or undefined for none. For a
- * request that `notifiesCustomer` (a check-in), a second attempt that may have arrived is the last.
- */
-export function decideRetry(outcome: AttemptOutcome, tally: AttemptTally, elapsedMs: number, notifiesCustomer: boolean, random = Math.random): number | undefined {
-	const { reach, retryAfterMs } = outcome;
-	if (reach === 'final' || (notifiesCustomer && reach === 'maybeSent' && tally.maybeSent > 1)) return undefined;
-	if (reach !== 'throttled' && tally.failures >= RETRY_POLICY.maxAttempts) return undefined;
-	const delayMs =
-		retryAfterMs !== undefined || reach === 'throttled'
-			? Math.min(retryAfterMs ?? RETRY_POLICY.defaultRetryAfterMs, RETRY_POLICY.maxRetryAfterMs)
-			: backoffDelayMs(tally.failures, random);
-	return elapsedMs + delayMs > RETRY_POLICY.maxElapsedMs ? undefined : delayMs;
+/** The wait before the next attempt, or undefined for none. `elapsedMs` counts from the first attempt. */
+export function delayBeforeNext(step: Step, attempts: Attempts, elapsedMs: number, retryAfterMs: number | undefined, random = Math.random): number | undefined {
+	if (step === 'final' || (step === 'againOnce' && attempts.mayHaveArrived > 1)) return undefined;
+	if (step !== 'wait' && attempts.failed >= RETRY_POLICY.maxAttempts) return undefined;
+	const delayMs = retryAfterMs ?? (step === 'wait' ? RETRY_POLICY.defaultRetryAfterMs : backoffDelayMs(attempts.failed, random));
+	return elapsedMs + delayMs > RETRY_POLICY.budgetMs ? undefined : delayMs;
 }
 
 /** Full-jitter exponential backoff: a random delay up to base × 2^(failure-1), capped. */
 export function backoffDelayMs(failure: number, random: () => number = Math.random): number {
-	const ceiling = Math.min(RETRY_POLICY.maxBackoffMs, RETRY_POLICY.baseDelayMs * 2 ** (failure - 1));
-	return Math.round(random() * ceiling);
+	return Math.round(random() * Math.min(RETRY_POLICY.maxBackoffMs, RETRY_POLICY.baseDelayMs * 2 ** (failure - 1)));
 }
 
-/** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+const HTTP_DATES: Array<{ form: RegExp; order: [day: number, month: number, year: number, time: number] }> = [
+	// IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+	{ form: /^[a-z]{3}, (\d\d) ([a-z]{3}) (\d{4}) (\d\d:\d\d:\d\d) GMT$/i, order: [1, 2, 3, 4] },
+	// RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+	{ form: /^[a-z]{6,9}, (\d\d)-([a-z]{3})-(\d\d) (\d\d:\d\d:\d\d) GMT$/i, order: [1, 2, 3, 4] },
+	// asctime: Sun Nov  6 08:49:37 1994
+	{ form: /^[a-z]{3} ([a-z]{3}) ([ \d]\d) (\d\d:\d\d:\d\d) (\d{4})$/i, order: [2, 1, 4, 3] },
+];
+
+/** Retry-After (RFC 9110 §10.2.3) as milliseconds from `now`: delay-seconds or an HTTP-date in any of its three forms; 0 or a past date is now. */
 export function parseRetryAfter(value: string | string[] | undefined, now: number = Date.now()): number | undefined {
-	const text = Array.isArray(value) ? value[0] : value;
+	const text = (Array.isArray(value) ? value[0] : value)?.trim();
 	if (!text) return undefined;
-	if (/^\s*\d+\s*$/.test(text)) return Number(text) * 1000;
-	// Only a real HTTP date ("Wed, 21 Oct 2015 07:28:00 GMT"): Date.parse also reads "1.5" as a year-2001 date.
-	if (!/GMT\s*$/.test(text)) return undefined;
-	const date = Date.parse(text);
-	return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+	if (/^\d+$/.test(text)) return Number(text) * 1000;
+	for (const { form, order } of HTTP_DATES) {
+		const match = form.exec(text);
+		if (!match) continue;
+		const [day, month, year, time] = order.map((group) => match[group].trim());
+		const [hours, minutes, seconds] = time.split(':').map(Number);
+		let fullYear = Number(year);
+		// RFC 850's two-digit year: the most recent year with those digits, at most 50 years ahead.
+		if (year.length === 2) {
+			const thisYear = new Date(now).getUTCFullYear();
+			fullYear += thisYear - (thisYear % 100) - (fullYear + thisYear - (thisYear % 100) > thisYear + 50 ? 100 : 0);
+		}
+		const monthIndex = MONTHS.indexOf(month.toLowerCase());
+		if (monthIndex < 0) return undefined;
+		return Math.max(0, Date.UTC(fullYear, monthIndex, Number(day), hours, minutes, seconds) - now);
+	}
+	return undefined;
 }

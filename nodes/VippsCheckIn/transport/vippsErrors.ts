@@ -3,7 +3,7 @@
  * Every message is built from known words plus fields of Vipps's own error bodies; the node
  * removes secrets where errors leave it (`redactSecrets`), so no key slips through an echoed body.
  */
-import type { AttemptTally, TransportFailure } from './retryPolicy';
+import type { Attempts, Failure } from './retryPolicy';
 import type { VippsCredentials, VippsEnvironment } from './vippsCredentials';
 
 export interface VippsErrorDetails {
@@ -16,6 +16,8 @@ export interface VippsErrorDetails {
 	attempts?: number;
 	/** True when an attempt may have reached Vipps without an answer: the customer may have seen the check-in. */
 	possibleDuplicate?: boolean;
+	/** A closed gateway: when Vipps's gateway takes requests again (ISO time). */
+	retryAt?: string;
 }
 
 export class VippsError extends Error {
@@ -37,6 +39,9 @@ const KEYS_LOCATION =
 const ENVIRONMENT_HINT = 'Test keys only work with Environment "Test (MT)", production keys only with "Production".';
 const CONNECTION_HINT =
 	"Check the credential's Environment (and Custom Base URL, if used), the network of the n8n server, and n8n's proxy settings (HTTP_PROXY / HTTPS_PROXY / NO_PROXY).";
+
+export const TOKEN_REQUEST = 'the access token request';
+export const REDACTED = '[redacted]';
 
 export function parseJsonBody(body: string): unknown {
 	try {
@@ -67,12 +72,11 @@ function commonFailure(what: string, status: number, body: unknown, baseUrl: str
 		);
 	}
 	if (status === 429) {
-		return problem(
-			`Vipps kept throttling ${what} (429 Too Many Requests)`,
-			"The API gateway limits how many requests a key may send. Lower the node's Concurrency option or set Max Requests per Second, then run the failed items again.",
-			status,
-			body,
-		);
+		const advice =
+			what === TOKEN_REQUEST
+				? 'It is one request shared by every execution with these keys; the gateway refused it for two minutes. Run the workflow again in a few minutes.'
+				: "The API gateway limits how many requests a key may send. Lower the node's Concurrency option or set Max Requests per Second, then run the failed items again.";
+		return problem(`Vipps kept throttling ${what} (429 Too Many Requests)`, advice, status, body);
 	}
 	if (status >= 502) return problem(`Vipps was unavailable for ${what} (HTTP ${status})`, 'This is usually brief. Run the failed items again in a few minutes.', status, body);
 	if (status === 404) {
@@ -88,7 +92,7 @@ function commonFailure(what: string, status: number, body: unknown, baseUrl: str
 /** POST /accesstoken/get failed: say which part of the credential is wrong. */
 export function explainTokenFailure(status: number, body: unknown, baseUrl: string): VippsError {
 	const aadText = `${field(body, 'error') ?? ''} ${field(body, 'error_description') ?? ''}`;
-	if (isSubscriptionKeyRejection(body)) return commonFailure('the access token request', status, body, baseUrl);
+	if (isSubscriptionKeyRejection(body)) return commonFailure(TOKEN_REQUEST, status, body, baseUrl);
 	if (/AADSTS700016|unauthorized_client/.test(aadText)) {
 		return problem('Vipps does not know this Client ID', `Check the credential's Client ID. ${KEYS_LOCATION} ${ENVIRONMENT_HINT}`, status, body);
 	}
@@ -112,7 +116,7 @@ export function explainTokenFailure(status: number, body: unknown, baseUrl: stri
 	if (status === 401 || status === 403) {
 		return problem(`Vipps rejected the API keys (HTTP ${status})`, `Check Client ID, Client Secret and Subscription Key. ${KEYS_LOCATION} ${ENVIRONMENT_HINT}`, status, body);
 	}
-	return commonFailure('the access token request', status, body, baseUrl);
+	return commonFailure(TOKEN_REQUEST, status, body, baseUrl);
 }
 
 export interface ApiCallContext {
@@ -182,21 +186,15 @@ export function cancelledError(what: string): VippsError {
 }
 
 /** No usable HTTP answer at all. */
-export function explainTransportFailure(failure: TransportFailure, url: string, what: string, timeoutMs: number): VippsError {
+export function explainTransportFailure(failure: Failure, url: string, what: string, timeoutMs: number): VippsError {
 	const host = hostOf(url, 'host');
-	switch (failure.kind) {
-		case 'cancelled':
-			return cancelledError(what);
-		case 'timeout':
-			return problem(`Vipps did not answer ${what} within ${timeoutMs} ms`, "Raise the node's Timeout option if this repeats.");
-		case 'connectionRefused':
-			return problem(`Could not connect to ${host}: the connection was refused`, CONNECTION_HINT);
-		case 'connectionReset':
-			return problem(`The connection to ${host} broke off during ${what}`, 'Usually a brief network fault: run the failed items again.');
-	}
+	const { code } = failure;
+	if (code === 'ABORTED') return cancelledError(what);
+	if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') return problem(`Vipps did not answer ${what} within ${timeoutMs} ms`, "Raise the node's Timeout option if this repeats.");
+	if (code === 'ECONNREFUSED') return problem(`Could not connect to ${host}: the connection was refused`, CONNECTION_HINT);
+	if (code === 'ECONNRESET' || code === 'EPIPE') return problem(`The connection to ${host} broke off during ${what}`, 'Usually a brief network fault: run the failed items again.');
 	// Sending again cannot mend these: say what to change. Error codes go into the description:
 	// n8n replaces a message that contains one (ENOTFOUND, EAI_AGAIN…) with its own words.
-	const { code } = failure;
 	if (/^Ssrf/.test(code)) {
 		// n8n matches a literal IP address only against the allowed IP ranges, a name against the allowed hostnames.
 		const hostname = hostOf(url, 'hostname').replace(/^\[|\]$/g, '');
@@ -223,16 +221,25 @@ export function explainTransportFailure(failure: TransportFailure, url: string, 
 	return problem(`Could not reach ${host}`, `${code}. ${CONNECTION_HINT}`);
 }
 
+/** A 429 whose Retry-After ends beyond the request's retry budget: an answer, not a delay. */
+export function closedGatewayError(what: string, until: number): VippsError {
+	const retryAt = new Date(until).toISOString();
+	return new VippsError(`Vipps's gateway takes requests again at ${retryAt.replace('.000Z', 'Z')}: it refused ${what} until then (429 Too Many Requests)`, {
+		description: "The gateway is closed for these keys (a spent quota or maintenance). Nothing more was sent; run the failed items again after that time.",
+		httpCode: '429',
+		retryAt,
+	});
+}
+
 /**
- * Says how many attempts a failure took and, for a check-in, whether one may have reached Vipps
- * (then the customer may have seen it, and sending it again shows it once more).
+ * The facts of a failed call (attempts, possibleDuplicate) on its error; the message says how many
+ * attempts it took and, for a check-in that may have reached Vipps, that the customer may have seen it.
  */
-export function withAttempts(error: VippsError, tally: AttemptTally, notifiesCustomer: boolean): VippsError {
-	const facts = { attempts: tally.attempts, possibleDuplicate: notifiesCustomer && tally.maybeSent > 0 };
-	if (tally.attempts < 2 && !(notifiesCustomer && tally.maybeSent)) return new VippsError(error.message, { ...error.details, ...facts });
-	const message = tally.attempts > 1 ? `${error.message}, after ${tally.attempts} attempts` : error.message;
-	const arrival = notifiesCustomer && tally.maybeSent > 0 ? ' Vipps may have received it all the same: the customer may have seen the check-in. Check before sending it again.' : '';
-	return new VippsError(message, { ...error.details, ...facts, description: `${error.details.description}${arrival}` });
+export function withAttempts(error: VippsError, attempts: Attempts, notifiesCustomer: boolean): VippsError {
+	const possibleDuplicate = notifiesCustomer && attempts.mayHaveArrived > 0;
+	const message = attempts.made > 1 ? `${error.message}, after ${attempts.made} attempts` : error.message;
+	const arrival = possibleDuplicate ? ' Vipps may have received it all the same: the customer may have seen the check-in. Check before sending it again.' : '';
+	return new VippsError(message, { ...error.details, description: `${error.details.description}${arrival}`, attempts: attempts.made, possibleDuplicate });
 }
 
 /** The host (or hostname) of `url`, never its user name or password. */
@@ -250,7 +257,7 @@ export function redactSecrets(text: string, credentials: Pick<VippsCredentials, 
 	// Longest first, so a secret that contains another is replaced whole.
 	const secrets = [credentials.clientSecret, credentials.subscriptionKey, ...extra].sort((a, b) => b.length - a.length);
 	for (const secret of secrets) {
-		if (secret && secret.length >= 4) result = result.split(secret).join('[redacted]');
+		if (secret && secret.length >= 4) result = result.split(secret).join(REDACTED);
 	}
 	return result;
 }

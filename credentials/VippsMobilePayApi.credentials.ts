@@ -1,10 +1,11 @@
-import type { ICredentialTestRequest, ICredentialType, INodeProperties } from 'n8n-workflow';
+import type { ICredentialDataDecryptedObject, ICredentialTestRequest, ICredentialType, IHttpRequestOptions, INodeProperties } from 'n8n-workflow';
 
 import {
 	DEFAULT_SYSTEM_VERSION,
 	PACKAGE_NAME,
 	PACKAGE_VERSION,
 	VIPPS_BASE_URLS,
+	parseVippsCredentials,
 } from '../nodes/VippsCheckIn/transport/vippsCredentials';
 
 const KEYS_HINT =
@@ -133,6 +134,16 @@ export class VippsMobilePayApi implements ICredentialType {
 			description: 'Sent as Vipps-System-Plugin-Version (max 30 characters)',
 		},
 	];
+
+	/**
+	 * n8n calls this before it sends a request with this credential, the Test button's included: the
+	 * node's own check, so the Test button refuses (with the node's words, sending nothing) whatever
+	 * every execution would refuse, e.g. a Custom Base URL with a path, query or fragment.
+	 */
+	authenticate = async (credentials: ICredentialDataDecryptedObject, requestOptions: IHttpRequestOptions): Promise<IHttpRequestOptions> => {
+		parseVippsCredentials(credentials);
+		return requestOptions;
+	};
 
 	/** The same request the node's token cache makes (the MSN is left out: optional for tokens). */
 	test: ICredentialTestRequest = {

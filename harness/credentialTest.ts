@@ -3,7 +3,9 @@
  * wraps the credential type's declarative `test.request` in a throwaway node whose only property
  * routes that request, runs it through n8n-core's RoutingNode — expressions resolved against the
  * credential, the request sent by n8n's own HTTP helper — and maps a failed status through the
- * credential's `test.rules`. This does the same with n8n-core, so the request the user's Test
+ * credential's `test.rules`. Before sending, n8n's CredentialsHelper.authenticate runs the credential
+ * type's `authenticate` function on the request; an error there is the test's message and nothing
+ * is sent. This does the same with n8n-core, so the request the user's Test
  * button sends, and the words it shows, are tested before they reach real n8n (test/e2e does that).
  */
 import type { ICredentialDataDecryptedObject, INodeCredentialTestResult, INodeType } from 'n8n-workflow';
@@ -29,6 +31,13 @@ export async function pressCredentialTest(credentialType: string, data: ICredent
 			properties: [{ displayName: 'Temp', name: 'temp', type: 'string', default: '', routing: { request: credential.test.request } }],
 		},
 	};
+	if (typeof credential.authenticate === 'function') {
+		try {
+			await credential.authenticate(data, { url: '' });
+		} catch (error) {
+			return { status: 'Error', message: (error as Error).message };
+		}
+	}
 	registerNodeType(PROBE_TYPE, probe);
 	const run = await runWorkflow(
 		{

@@ -2,9 +2,13 @@
  * The credential's "Test" button: the credential type's declarative request, run as n8n runs it
  * (harness/credentialTest.ts: n8n-core's RoutingNode, n8n's HTTP helper) against the simulator.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 import type { IDataObject, INodeCredentialTestResult } from 'n8n-workflow';
 
 import { pressCredentialTest } from '../../harness/credentialTest';
+
 import type { VippsSimulator } from '../../simulator/VippsSimulator';
 import { simulatorCredential, startSimulator } from './fixtures';
 
@@ -50,11 +54,30 @@ describe('the credential Test button', () => {
 	});
 
 	it('explains an address where something other than a Vipps API answers', async () => {
-		const result = await pressTest({ customBaseUrl: `${simulator.baseUrl}/some/path` });
+		// Any web server that is not a Vipps API: 404 for everything.
+		const other = createServer((_, res) => res.writeHead(404).end());
+		await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+		const result = await pressTest({ customBaseUrl: `http://127.0.0.1:${(other.address() as AddressInfo).port}` });
+		await new Promise((resolve) => other.close(resolve));
 		expect(result).toEqual({
 			status: 'Error',
 			message: 'Nothing at this address answers /accesstoken/get (404): check Environment, or give Custom Base URL without a path.',
 		});
+	});
+
+	it.each(['/a?b', '/some/path', '/#fragment', '?x='])('refuses a Custom Base URL with %s with the message the node gives, and sends nothing', async (tail) => {
+		const before = simulator.tokenRequests().length;
+		const result = await pressTest({ customBaseUrl: `${simulator.baseUrl}${tail}` });
+		expect(result).toEqual({
+			status: 'Error',
+			message: `The Vipps MobilePay API credential is not valid: Custom Base URL must be scheme, host and port only (e.g. ${simulator.baseUrl}), without a path, query or fragment`,
+		});
+		expect(simulator.tokenRequests()).toHaveLength(before);
+	});
+
+	it('refuses http://host/a?b, sending nothing', async () => {
+		const result = await pressTest({ customBaseUrl: 'http://host/a?b' });
+		expect(result.message).toBe('The Vipps MobilePay API credential is not valid: Custom Base URL must be scheme, host and port only (e.g. http://host), without a path, query or fragment');
 	});
 
 	it('says when nothing answers at all', async () => {

@@ -1,12 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
-import {
-	AccessTokenCache,
-	MAX_CREDENTIAL_SETS,
-	type AccessTokenGrant,
-	type FetchAccessToken,
-} from '../../nodes/VippsCheckIn/transport/accessTokenCache';
-import type { VippsCredentials } from '../../nodes/VippsCheckIn/transport/vippsCredentials';
+import { AccessTokenCache, type AccessTokenGrant, type FetchAccessToken } from '../../nodes/VippsCheckIn/transport/accessTokenCache';
+import { MAX_TARGETS, targetOf, type VippsCredentials } from '../../nodes/VippsCheckIn/transport/vippsCredentials';
 
 const HOUR_S = 3_600;
 const DAY_S = 86_400;
@@ -82,10 +77,6 @@ class CacheUnderTest {
 
 	getToken(creds: VippsCredentials): Promise<string> {
 		return this.cache.getToken(creds, () => this.endpoint.fetch(creds));
-	}
-
-	usableToken(creds: VippsCredentials): string | undefined {
-		return this.cache.usableToken(creds, () => this.endpoint.fetch(creds));
 	}
 
 	invalidate(creds: VippsCredentials, rejected: string): void {
@@ -174,11 +165,11 @@ describe('AccessTokenCache', () => {
 			expect(endpoint.count).toBe(1);
 		});
 
-		it(`fetches one token for a partner cycling through more than ${MAX_CREDENTIAL_SETS} MSN overrides, not one per request`, async () => {
+		it(`fetches one token for a partner cycling through more than ${MAX_TARGETS} MSN overrides, not one per request`, async () => {
 			await primed(endpoint, cache, HOUR_S);
 			for (let round = 0; round < 2; round++) {
-				for (let msn = 1000; msn < 1000 + MAX_CREDENTIAL_SETS + 50; msn++) {
-					expect(cache.usableToken(credentials({ merchantSerialNumber: String(msn) }))).toBe('token-1');
+				for (let msn = 1000; msn < 1000 + MAX_TARGETS + 50; msn++) {
+					await expect(cache.getToken(credentials({ merchantSerialNumber: String(msn) }))).resolves.toBe('token-1');
 				}
 			}
 			await settle();
@@ -206,51 +197,10 @@ describe('AccessTokenCache', () => {
 		});
 	});
 
-	describe('usableToken', () => {
-		it('has nothing before the first token, and asking fetches nothing', async () => {
-			expect(cache.usableToken(credentials())).toBeUndefined();
-			await settle();
-			expect(endpoint.count).toBe(0);
-		});
-
-		it('hands out the cached token at once while it is valid, without a request', async () => {
-			await primed(endpoint, cache, HOUR_S);
-			endpoint.advance(HOUR_S * 1000 - 180_001);
-			expect(cache.usableToken(credentials())).toBe('token-1');
-			await settle();
-			expect(endpoint.count).toBe(1);
-		});
-
-		it('starts one background renewal in the renewal window and still hands out the old token', async () => {
-			await primed(endpoint, cache, HOUR_S);
-			endpoint.advance(HOUR_S * 1000 - 180_000);
-			expect(cache.usableToken(credentials())).toBe('token-1');
-			expect(cache.usableToken(credentials())).toBe('token-1');
-			await settle();
-			expect(endpoint.count).toBe(2);
-			endpoint.answer('token-2', HOUR_S);
-			await settle();
-			expect(cache.usableToken(credentials())).toBe('token-2');
-		});
-
-		it('has nothing within the hard margin of expiry, so callers wait for a new token', async () => {
-			await primed(endpoint, cache, HOUR_S);
-			endpoint.advance(HOUR_S * 1000 - 30_000);
-			expect(cache.usableToken(credentials())).toBeUndefined();
-		});
-
-		it('has nothing for other credentials or after the token was invalidated', async () => {
-			await primed(endpoint, cache, HOUR_S);
-			expect(cache.usableToken(credentials({ clientSecret: 'rotated-secret' }))).toBeUndefined();
-			cache.invalidate(credentials(), 'token-1');
-			expect(cache.usableToken(credentials())).toBeUndefined();
-		});
-	});
-
-	describe('keyOf', () => {
+	describe('targetOf', () => {
 		it('contains no secret, no client id and no readable part of them', () => {
 			const creds = credentials();
-			const key = AccessTokenCache.keyOf(creds);
+			const key = targetOf(creds);
 			expect(key).toMatch(/^[0-9a-f]{64}$/);
 			for (const secret of [creds.clientSecret, creds.subscriptionKey, creds.clientId]) {
 				expect(key).not.toContain(secret);
@@ -259,71 +209,53 @@ describe('AccessTokenCache', () => {
 		});
 
 		it('is the same for equal keys whatever the MSN, and differs when any key differs', () => {
-			const base = AccessTokenCache.keyOf(credentials());
-			expect(AccessTokenCache.keyOf(credentials())).toBe(base);
-			expect(AccessTokenCache.keyOf(credentials({ merchantSerialNumber: '654321' }))).toBe(base);
+			const base = targetOf(credentials());
+			expect(targetOf(credentials())).toBe(base);
+			expect(targetOf(credentials({ merchantSerialNumber: '654321' }))).toBe(base);
 			for (const difference of [
 				{ baseUrl: 'http://127.0.0.1:8080' },
 				{ clientId: 'x' },
 				{ clientSecret: 'x' },
 				{ subscriptionKey: 'x' },
 			]) {
-				expect(AccessTokenCache.keyOf(credentials(difference))).not.toBe(base);
+				expect(targetOf(credentials(difference))).not.toBe(base);
 			}
 		});
 
 		it('cannot be confused by values that run into each other', () => {
-			const a = AccessTokenCache.keyOf(credentials({ clientId: 'ab', clientSecret: 'cd' }));
-			const b = AccessTokenCache.keyOf(credentials({ clientId: 'a', clientSecret: 'bcd' }));
+			const a = targetOf(credentials({ clientId: 'ab', clientSecret: 'cd' }));
+			const b = targetOf(credentials({ clientId: 'a', clientSecret: 'bcd' }));
 			expect(a).not.toBe(b);
 		});
 	});
 
-	describe('renewal', () => {
-		it.each<[string, number, number, number]>([
-			// lifetime, background renewal starts at, callers wait from (ms after receipt)
-			['1 hour (MT)', HOUR_S, HOUR_S * 1000 - 180_000, HOUR_S * 1000 - 30_000],
-			['24 hours (production)', DAY_S, DAY_S * 1000 - 180_000, DAY_S * 1000 - 30_000],
-			['2 seconds (simulator)', 2, 1_800, 1_900],
-		])('for a %s token: renews in the background before expiry, blocks only near it', async (_label, lifetimeS, renewAtMs, waitFromMs) => {
+	describe('renewal: no background renewal, a caller that finds little time left fetches', () => {
+		it.each<[string, number, number]>([
+			// lifetime, a caller fetches anew from (ms after receipt)
+			['1 hour (MT)', HOUR_S, HOUR_S * 1000 - 180_000],
+			['24 hours (production)', DAY_S, DAY_S * 1000 - 180_000],
+			['2 seconds (simulator)', 2, 1_800],
+		])('for a %s token: the cached token until little time is left, then one shared fetch', async (_label, lifetimeS, renewAtMs) => {
 			const receivedAt = endpoint.time;
 			await primed(endpoint, cache, lifetimeS);
 
-			// Before the renewal window: the token, and no request.
 			endpoint.time = receivedAt + renewAtMs - 1;
 			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
 			await settle();
 			expect(endpoint.count).toBe(1);
 
-			// In the renewal window: still the old token, at once, while one renewal starts.
+			// Little time left: callers wait for one new fetch, shared by all of them.
 			endpoint.time = receivedAt + renewAtMs;
-			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
+			const callers = [cache.getToken(credentials()), cache.getToken(credentials())];
 			await settle();
 			expect(endpoint.count).toBe(2);
-
-			// Further callers in the window share that renewal and still get the old token.
-			endpoint.time = receivedAt + waitFromMs - 1;
-			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
-			await settle();
-			expect(endpoint.count).toBe(2);
-
-			// Past the hard margin, callers wait for the renewal already under way.
-			endpoint.time = receivedAt + waitFromMs;
-			await fetchedToken(endpoint, cache, { fetchNumber: 2, token: 'token-2', lifetimeS });
-			expect(endpoint.count).toBe(2);
-		});
-
-		it('returns the renewed token once the background renewal is done', async () => {
-			await primed(endpoint, cache, HOUR_S);
-			endpoint.advance(HOUR_S * 1000 - 120_000);
-			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
-			endpoint.answer('token-2', HOUR_S);
-			await settle();
+			endpoint.answer('token-2', lifetimeS);
+			await expect(Promise.all(callers)).resolves.toEqual(['token-2', 'token-2']);
 			await expect(cache.getToken(credentials())).resolves.toBe('token-2');
 			expect(endpoint.count).toBe(2);
 		});
 
-		it('makes callers wait for a new token when the old one expired with no renewal under way', async () => {
+		it('makes callers wait for a new token when the old one expired', async () => {
 			await primed(endpoint, cache, HOUR_S);
 			endpoint.advance(HOUR_S * 1000 + 5_000);
 			await fetchedToken(endpoint, cache, { fetchNumber: 2, token: 'token-2' });
@@ -338,6 +270,13 @@ describe('AccessTokenCache', () => {
 			await first;
 			endpoint.time = arrivedAt + 1_799;
 			await cache.getToken(credentials());
+			await settle();
+			expect(endpoint.count).toBe(1);
+		});
+
+		it('starts nothing by itself: time passing fetches nothing', async () => {
+			await primed(endpoint, cache, 2);
+			endpoint.advance(10_000);
 			await settle();
 			expect(endpoint.count).toBe(1);
 		});
@@ -374,47 +313,6 @@ describe('AccessTokenCache', () => {
 			await expect(retry).resolves.toBe('token-1');
 		});
 
-		it('keeps handing out the current token when a background renewal fails, and retries it no sooner than 3 s later', async () => {
-			const receivedAt = endpoint.time;
-			await primed(endpoint, cache, HOUR_S);
-			const windowStart = receivedAt + HOUR_S * 1000 - 180_000;
-
-			endpoint.time = windowStart;
-			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
-			await settle();
-			expect(endpoint.count).toBe(2);
-			endpoint.fail(new Error('token endpoint down'));
-			await settle();
-
-			for (const later of [0, 1_000, 2_999]) {
-				endpoint.time = windowStart + later;
-				await expect(cache.getToken(credentials())).resolves.toBe('token-1');
-				await settle();
-			}
-			expect(endpoint.count).toBe(2);
-
-			endpoint.time = windowStart + 3_000;
-			await expect(cache.getToken(credentials())).resolves.toBe('token-1');
-			await settle();
-			expect(endpoint.count).toBe(3);
-			endpoint.answer('token-2', HOUR_S);
-			await settle();
-			await expect(cache.getToken(credentials())).resolves.toBe('token-2');
-		});
-
-		it('does not let a failed background renewal block callers once the token has expired', async () => {
-			const receivedAt = endpoint.time;
-			await primed(endpoint, cache, HOUR_S);
-			endpoint.time = receivedAt + HOUR_S * 1000 - 60_000;
-			await cache.getToken(credentials());
-			await settle();
-			endpoint.fail(new Error('down'));
-			await settle();
-
-			// Within 3 s of that failure, but past the hard margin: the caller must get a fresh fetch.
-			endpoint.time = receivedAt + HOUR_S * 1000 - 30_000;
-			await fetchedToken(endpoint, cache, { fetchNumber: 3, token: 'token-2' });
-		});
 	});
 
 	describe('invalidate', () => {
@@ -459,14 +357,15 @@ describe('AccessTokenCache', () => {
 			expect(cache.cache.size).toBe(0);
 		});
 
-		it('keeps a cached token when its background renewal fails', async () => {
+		it('drops the entry of a renewal that failed: the next caller fetches afresh', async () => {
 			await primed(endpoint, cache, HOUR_S);
-			endpoint.advance(HOUR_S * 1000 - 2 * 60_000);
-			expect(cache.usableToken(credentials())).toBe('token-1');
-			endpoint.fail(new Error('gateway down'));
+			endpoint.advance(HOUR_S * 1000 - 60_000);
+			const renewal = cache.getToken(credentials());
 			await settle();
-			expect(cache.cache.size).toBe(1);
-			expect(cache.usableToken(credentials())).toBe('token-1');
+			endpoint.fail(new Error('gateway down'));
+			await expect(renewal).rejects.toThrow('gateway down');
+			expect(cache.cache.size).toBe(0);
+			await fetchedToken(endpoint, cache, { fetchNumber: 3, token: 'token-2' });
 		});
 
 		it('forgets the least recently used credential set beyond its bound', async () => {
@@ -479,9 +378,9 @@ describe('AccessTokenCache', () => {
 			await fetchedToken(endpoint, cache, { fetchNumber: 3, token: 'token-c', creds: c });
 
 			expect(cache.cache.size).toBe(2);
-			expect(cache.usableToken(a)).toBe('token-a');
-			expect(cache.usableToken(c)).toBe('token-c');
-			expect(cache.usableToken(b)).toBeUndefined();
+			await expect(cache.getToken(a)).resolves.toBe('token-a');
+			await expect(cache.getToken(c)).resolves.toBe('token-c');
+			expect(endpoint.count).toBe(3);
 			await fetchedToken(endpoint, cache, { fetchNumber: 4, token: 'token-b2', creds: b });
 		});
 	});

@@ -1,4 +1,4 @@
-import type { TransportFailure } from '../../nodes/VippsCheckIn/transport/retryPolicy';
+import type { Failure } from '../../nodes/VippsCheckIn/transport/retryPolicy';
 import {
 	VippsError,
 	explainApiFailure,
@@ -8,6 +8,7 @@ import {
 	redactSecrets,
 	redirectError,
 	withAttempts,
+	closedGatewayError,
 	type ApiCallContext,
 } from '../../nodes/VippsCheckIn/transport/vippsErrors';
 
@@ -103,12 +104,12 @@ describe('explainTokenFailure', () => {
 		expect(error.details.description).toContain('Custom Base URL');
 	});
 
-	it('reports a 429 with advice to slow down', () => {
+	it('reports a 429 as the token request throttled, without advice about Concurrency (it is one shared request)', () => {
 		const body = { statusCode: 429, message: 'Rate limit is exceeded. Try again in 2 seconds.' };
 		const error = explainTokenFailure(429, body, PRODUCTION);
-		expect(error.message).toContain('429');
-		expect(error.details.description).toContain('Concurrency');
-		expect(error.details.description).toContain('Max Requests per Second');
+		expect(error.message).toBe('Vipps kept throttling the access token request (429 Too Many Requests)');
+		expect(error.details.description).not.toMatch(/Concurrency|Max Requests per Second/);
+		expect(error.details.description).toContain('one request shared by every execution');
 		expect(error.details.httpCode).toBe('429');
 	});
 
@@ -250,33 +251,33 @@ describe('explainApiFailure', () => {
 
 describe('explainTransportFailure', () => {
 	const CHECK_IN_URL = `${PRODUCTION}/point-of-sale/v1/loyalty-check-in`;
-	const failure = (kind: TransportFailure['kind'], code = 'X', description?: string): TransportFailure => ({ kind, reach: 'final', code, description });
-	const explain = (f: TransportFailure, { url = CHECK_IN_URL, what = 'the check-in', timeoutMs = 15_000 } = {}) => explainTransportFailure(f, url, what, timeoutMs);
+	const failure = (code: string, description?: string): Failure => ({ code, written: true, ...(description ? { description } : {}) });
+	const explain = (f: Failure, { url = CHECK_IN_URL, what = 'the check-in', timeoutMs = 15_000 } = {}) => explainTransportFailure(f, url, what, timeoutMs);
 
 	it('says a cancelled request was cancelled with the execution', () => {
-		const error = explain(failure('cancelled'));
+		const error = explain(failure('ABORTED'));
 		expect(error.message).toBe('the check-in was cancelled with the workflow execution');
 		expect(error.details.httpCode).toBeUndefined();
 	});
 
 	it('names the timeout and the option to raise', () => {
-		const error = explain(failure('timeout', 'ECONNABORTED'));
+		const error = explain(failure('ECONNABORTED'));
 		expect(error.message).toBe('Vipps did not answer the check-in within 15000 ms');
 		expect(error.details.description).toContain('Timeout');
 	});
 
 	it('names the host for a refused connection and mentions proxy settings', () => {
-		const error = explain(failure('connectionRefused', 'ECONNREFUSED'), { url: 'http://127.0.0.1:8080/x' });
+		const error = explain(failure('ECONNREFUSED'), { url: 'http://127.0.0.1:8080/x' });
 		expect(error.message).toBe('Could not connect to 127.0.0.1:8080: the connection was refused');
 		expect(error.details.description).toContain('HTTP_PROXY');
 	});
 
 	it('names the host for a reset connection', () => {
-		expect(explain(failure('connectionReset', 'ECONNRESET')).message).toBe('The connection to api.vipps.no broke off during the check-in');
+		expect(explain(failure('ECONNRESET')).message).toBe('The connection to api.vipps.no broke off during the check-in');
 	});
 
 	it('says a host that does not exist was not found', () => {
-		const error = explain(failure('permanent', 'ENOTFOUND'), { url: 'https://api.vipps.invalid/x' });
+		const error = explain(failure('ENOTFOUND'), { url: 'https://api.vipps.invalid/x' });
 		expect(error.message).toBe('The host api.vipps.invalid was not found');
 		expect(error.details.description).toContain('ENOTFOUND');
 		expect(error.details.description).toContain('Custom Base URL');
@@ -285,7 +286,7 @@ describe('explainTransportFailure', () => {
 	it.each(['DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID'])(
 		'names an untrusted certificate (%s) and how to trust a private CA',
 		(code) => {
-			const error = explain(failure('permanent', code), { url: 'https://127.0.0.1:8443/x' });
+			const error = explain(failure(code), { url: 'https://127.0.0.1:8443/x' });
 			expect(error.message).toBe('The TLS certificate of 127.0.0.1:8443 is not trusted');
 			expect(error.details.description).toContain(code);
 			expect(error.details.description).toContain('NODE_EXTRA_CA_CERTS');
@@ -293,7 +294,7 @@ describe('explainTransportFailure', () => {
 	);
 
 	it("names n8n's SSRF protection and the settings that allow an address", () => {
-		const error = explain(failure('permanent', 'SsrfBlockedIpError', "The target '127.0.0.1' is not allowed."), {
+		const error = explain(failure('SsrfBlockedIpError', "The target '127.0.0.1' is not allowed."), {
 			url: 'http://127.0.0.1:8080/x',
 		});
 		expect(error.message).toBe("n8n's SSRF protection blocked the request to 127.0.0.1:8080");
@@ -303,30 +304,30 @@ describe('explainTransportFailure', () => {
 	});
 
 	it('suggests the allowed hostnames for a blocked name (n8n matches names and IP addresses separately)', () => {
-		const error = explain(failure('permanent', 'SsrfBlockedHostnameError'), { url: 'http://vipps-proxy.internal:8080/x' });
+		const error = explain(failure('SsrfBlockedHostnameError'), { url: 'http://vipps-proxy.internal:8080/x' });
 		expect(error.details.description).toContain('N8N_SSRF_ALLOWED_HOSTNAMES (e.g. vipps-proxy.internal)');
 	});
 
 	it('says an invalid URL is invalid', () => {
-		expect(explain(failure('permanent', 'ERR_INVALID_URL'), { url: 'http://exa mple' }).message).toBe(
+		expect(explain(failure('ERR_INVALID_URL'), { url: 'http://exa mple' }).message).toBe(
 			'The Vipps API address is not a valid URL',
 		);
 	});
 
 	it('names the error code for other failures, in the description (n8n rewrites messages that hold one)', () => {
-		const error = explain(failure('dnsTemporary', 'EAI_AGAIN'), { what: 'the access token request' });
+		const error = explain(failure('EAI_AGAIN'), { what: 'the access token request' });
 		expect(error.message).toBe('Could not reach api.vipps.no');
 		expect(error.details.description).toMatch(/^EAI_AGAIN\. /);
 	});
 
 	it('never shows user:password from the URL', () => {
-		const error = explain(failure('connectionRefused', 'ECONNREFUSED'), { url: 'http://admin:hunter2@127.0.0.1:8080/x' });
+		const error = explain(failure('ECONNREFUSED'), { url: 'http://admin:hunter2@127.0.0.1:8080/x' });
 		expect(error.message).not.toContain('hunter2');
 		expect(error.message).toContain('127.0.0.1:8080');
 	});
 
 	it('falls back to a generic name when the URL cannot be parsed', () => {
-		expect(explain(failure('permanent', 'EHOSTDOWN'), { url: 'not a url' }).message).toBe('Could not reach the Vipps API');
+		expect(explain(failure('EHOSTDOWN'), { url: 'not a url' }).message).toBe('Could not reach the Vipps API');
 	});
 });
 
@@ -353,28 +354,40 @@ describe('redirectError', () => {
 describe('withAttempts', () => {
 	const error = () => explainApiFailure(503, undefined, checkInContext());
 
-	it('leaves a failure at the first attempt as it is', () => {
-		expect(withAttempts(error(), { attempts: 1, failures: 1, maybeSent: 0 }, true)).toEqual(error());
+	it('leaves the words of a failure at the first attempt as they are, and adds the facts', () => {
+		const counted = withAttempts(error(), { made: 1, failed: 1, mayHaveArrived: 0 }, true);
+		expect([counted.message, counted.details]).toEqual([error().message, { ...error().details, attempts: 1, possibleDuplicate: false }]);
+		expect(withAttempts(error(), { made: 0, failed: 0, mayHaveArrived: 0 }, true).details).toMatchObject({ attempts: 0, possibleDuplicate: false });
 	});
 
 	it('says how many attempts a failure took', () => {
-		const counted = withAttempts(error(), { attempts: 6, failures: 6, maybeSent: 0 }, true);
+		const counted = withAttempts(error(), { made: 6, failed: 6, mayHaveArrived: 0 }, true);
 		expect(counted.message).toBe('Vipps was unavailable for the check-in (HTTP 503), after 6 attempts');
 		expect(counted.details.description).toBe(error().details.description);
 		expect(counted.details.httpCode).toBe('503');
 	});
 
 	it('says the customer may have seen a check-in when an attempt may have reached Vipps', () => {
-		const counted = withAttempts(error(), { attempts: 2, failures: 2, maybeSent: 2 }, true);
+		const counted = withAttempts(error(), { made: 2, failed: 2, mayHaveArrived: 2 }, true);
 		expect(counted.details.description).toContain('Vipps may have received it all the same: the customer may have seen the check-in.');
-		const once = withAttempts(explainTransportFailure({ kind: 'timeout', reach: 'maybeSent', code: 'ECONNABORTED' }, PRODUCTION, 'the check-in', 500), { attempts: 1, failures: 1, maybeSent: 1 }, true);
+		expect(counted.details).toMatchObject({ attempts: 2, possibleDuplicate: true });
+		const once = withAttempts(explainTransportFailure({ code: 'ECONNABORTED', written: true }, PRODUCTION, 'the check-in', 500), { made: 1, failed: 1, mayHaveArrived: 1 }, true);
 		expect(once.message).toBe('Vipps did not answer the check-in within 500 ms');
 		expect(once.details.description).toContain('the customer may have seen the check-in');
 	});
 
 	it('says nothing about a customer for requests that notify nobody', () => {
-		const counted = withAttempts(error(), { attempts: 6, failures: 6, maybeSent: 6 }, false);
+		const counted = withAttempts(error(), { made: 6, failed: 6, mayHaveArrived: 6 }, false);
 		expect(counted.details.description).not.toContain('customer');
+		expect(counted.details.possibleDuplicate).toBe(false);
+	});
+});
+
+describe('closedGatewayError', () => {
+	it('names the time the gateway takes requests again, in the message and as details.retryAt', () => {
+		const error = closedGatewayError('the check-in', Date.UTC(2026, 11, 6, 21, 30));
+		expect(error.message).toBe("Vipps's gateway takes requests again at 2026-12-06T21:30:00Z: it refused the check-in until then (429 Too Many Requests)");
+		expect(error.details).toMatchObject({ httpCode: '429', retryAt: '2026-12-06T21:30:00.000Z' });
 	});
 });
 

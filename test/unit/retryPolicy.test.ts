@@ -292,7 +292,7 @@ describe('parseRetryAfter: every form RFC 9110 allows', () => {
 
 	it('reads an RFC 850 date (two-digit year)', () => {
 		expect(parseRetryAfter('Wednesday, 21-Oct-15 07:29:00 GMT', now)).toBe(60_000);
-		// A two-digit year more than 50 years ahead is in the past century: long gone, so now.
+		// Two digits: 94 is 1994, long gone, so now.
 		expect(parseRetryAfter('Sunday, 06-Nov-94 08:49:37 GMT', now)).toBe(0);
 	});
 

@@ -108,14 +108,11 @@ export function backoffDelayMs(failure: number, random: () => number = Math.rand
 	return Math.round(random() * Math.min(RETRY_POLICY.maxBackoffMs, RETRY_POLICY.baseDelayMs * 2 ** (failure - 1)));
 }
 
-const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const HTTP_DATES: Array<{ form: RegExp; order: [day: number, month: number, year: number, time: number] }> = [
-	// IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
-	{ form: /^[a-z]{3}, (\d\d) ([a-z]{3}) (\d{4}) (\d\d:\d\d:\d\d) GMT$/i, order: [1, 2, 3, 4] },
-	// RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
-	{ form: /^[a-z]{6,9}, (\d\d)-([a-z]{3})-(\d\d) (\d\d:\d\d:\d\d) GMT$/i, order: [1, 2, 3, 4] },
-	// asctime: Sun Nov  6 08:49:37 1994
-	{ form: /^[a-z]{3} ([a-z]{3}) ([ \d]\d) (\d\d:\d\d:\d\d) (\d{4})$/i, order: [2, 1, 4, 3] },
+/** The three forms of an HTTP-date, checked before Date.parse reads them (it reads much else besides). */
+const HTTP_DATE = [
+	/^[a-z]{3}, \d\d (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec) \d{4} \d\d:\d\d:\d\d GMT$/i, // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+	/^[a-z]{6,9}, \d\d-(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)-\d\d \d\d:\d\d:\d\d GMT$/i, // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+	/^[a-z]{3} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec) [ \d]\d \d\d:\d\d:\d\d \d{4}$/i, // asctime, in UTC: Sun Nov  6 08:49:37 1994
 ];
 
 /** Retry-After (RFC 9110 §10.2.3) as milliseconds from `now`: delay-seconds or an HTTP-date in any of its three forms; 0 or a past date is now. */
@@ -123,20 +120,7 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
 	const text = (Array.isArray(value) ? value[0] : value)?.trim();
 	if (!text) return undefined;
 	if (/^\d+$/.test(text)) return Number(text) * 1000;
-	for (const { form, order } of HTTP_DATES) {
-		const match = form.exec(text);
-		if (!match) continue;
-		const [day, month, year, time] = order.map((group) => match[group].trim());
-		const [hours, minutes, seconds] = time.split(':').map(Number);
-		let fullYear = Number(year);
-		// RFC 850's two-digit year: the most recent year with those digits, at most 50 years ahead.
-		if (year.length === 2) {
-			const thisYear = new Date(now).getUTCFullYear();
-			fullYear += thisYear - (thisYear % 100) - (fullYear + thisYear - (thisYear % 100) > thisYear + 50 ? 100 : 0);
-		}
-		const monthIndex = MONTHS.indexOf(month.toLowerCase());
-		if (monthIndex < 0) return undefined;
-		return Math.max(0, Date.UTC(fullYear, monthIndex, Number(day), hours, minutes, seconds) - now);
-	}
-	return undefined;
+	const form = HTTP_DATE.findIndex((date) => date.test(text));
+	const date = form < 0 ? NaN : Date.parse(form === 2 ? `${text} GMT` : text);
+	return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

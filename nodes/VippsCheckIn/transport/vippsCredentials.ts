@@ -10,10 +10,7 @@ import { z } from 'zod';
 
 import { name as packageName, version as packageVersion } from '../../../package.json';
 
-export const VIPPS_BASE_URLS = {
-	production: 'https://api.vipps.no',
-	test: 'https://apitest.vipps.no',
-} as const;
+export const VIPPS_BASE_URLS = { production: 'https://api.vipps.no', test: 'https://apitest.vipps.no' } as const;
 
 export type VippsEnvironment = keyof typeof VIPPS_BASE_URLS | 'custom';
 
@@ -43,9 +40,10 @@ export interface VippsCredentials {
 }
 
 export class InvalidCredentialsError extends Error {
+	override name = 'InvalidCredentialsError';
+
 	constructor(readonly problems: string[]) {
 		super(`The Vipps MobilePay API credential is not valid: ${problems.join('; ')}`);
-		this.name = 'InvalidCredentialsError';
 	}
 }
 
@@ -54,28 +52,18 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 /** Trimmed text with no control character: CR/LF must never reach a header. */
 const singleLineText = (label: string) =>
-	z
-		.string({ required_error: `${label} is missing`, invalid_type_error: `${label} must be text` })
-		.transform((value) => value.trim())
-		.refine((value) => !CONTROL_CHARACTERS.test(value), {
-			message: `${label} contains a line break or another control character (often a copy-paste slip)`,
-		});
+	z.string({ required_error: `${label} is missing`, invalid_type_error: `${label} must be text` }).transform((value) => value.trim())
+		.refine((value) => !CONTROL_CHARACTERS.test(value), { message: `${label} contains a line break or another control character (often a copy-paste slip)` });
 
 /** Vipps's header values are ASCII; anything else is a paste slip, and Node's HTTP client refuses most of it. */
 const headerValue = (label: string) =>
-	singleLineText(label).refine((value) => !/[\u0080-\uffff]/.test(value), {
-		message: `${label} contains an invisible or non-ASCII character, such as a zero-width space (often a copy-paste slip)`,
-	});
+	singleLineText(label).refine((value) => !/[\u0080-\uffff]/.test(value), { message: `${label} contains an invisible or non-ASCII character, such as a zero-width space (often a copy-paste slip)` });
 
 const requiredHeaderValue = (label: string) => headerValue(label).refine((value) => value !== '', { message: `${label} is empty` });
 
 const systemHeaderValue = (label: string, fallback: string) =>
-	headerValue(label)
-		.optional()
-		.transform((value) => value || fallback)
-		.refine((value) => value.length <= SYSTEM_HEADER_MAX_LENGTH, {
-			message: `${label} is longer than ${SYSTEM_HEADER_MAX_LENGTH} characters (Vipps's limit)`,
-		});
+	headerValue(label).optional().transform((value) => value || fallback)
+		.refine((value) => value.length <= SYSTEM_HEADER_MAX_LENGTH, { message: `${label} is longer than ${SYSTEM_HEADER_MAX_LENGTH} characters (Vipps's limit)` });
 
 /**
  * Digits only. The access-token contract says 4–6, but sales units created after the
@@ -89,20 +77,16 @@ export function merchantSerialNumberProblem(value: string): string | undefined {
 
 const credentialSchema = z
 	.object({
-		environment: z.enum(['production', 'test', 'custom'], {
-			errorMap: () => ({ message: 'Environment must be Production, Test (MT) or Custom Base URL' }),
-		}),
+		environment: z.enum(['production', 'test', 'custom'], { errorMap: () => ({ message: 'Environment must be Production, Test (MT) or Custom Base URL' }) }),
 		customBaseUrl: z.string().optional(),
 		clientId: requiredHeaderValue('Client ID'),
 		clientSecret: requiredHeaderValue('Client Secret'),
 		subscriptionKey: requiredHeaderValue('Subscription Key (Ocp-Apim-Subscription-Key)'),
 		// Digits only, which also rules out any other character a header could not carry.
-		merchantSerialNumber: singleLineText('Merchant Serial Number')
-			.optional()
-			.superRefine((value, ctx) => {
-				const problem = value && !CONTROL_CHARACTERS.test(value) ? merchantSerialNumberProblem(value) : undefined;
-				if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `Merchant Serial Number ${problem}` });
-			}),
+		merchantSerialNumber: singleLineText('Merchant Serial Number').optional().superRefine((value, ctx) => {
+			const problem = value && !CONTROL_CHARACTERS.test(value) ? merchantSerialNumberProblem(value) : undefined;
+			if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `Merchant Serial Number ${problem}` });
+		}),
 		systemName: systemHeaderValue('System Name', 'n8n'),
 		systemVersion: systemHeaderValue('System Version', DEFAULT_SYSTEM_VERSION),
 		pluginName: systemHeaderValue('Plugin Name', packageName),
@@ -125,9 +109,7 @@ function customBaseUrlProblem(value = ''): string | undefined {
 	}
 	if (url.protocol !== 'http:' && url.protocol !== 'https:') return `Custom Base URL must start with http:// or https://, not ${url.protocol}//`;
 	if (url.username || url.password) return 'Custom Base URL must not contain a user name or password';
-	if (/[^/]/.test(url.pathname) || /[?#]/.test(text)) {
-		return `Custom Base URL must be scheme, host and port only (e.g. ${url.origin}), without a path, query or fragment`;
-	}
+	if (/[^/]/.test(url.pathname) || /[?#]/.test(text)) return `Custom Base URL must be scheme, host and port only (e.g. ${url.origin}), without a path, query or fragment`;
 	return undefined;
 }
 
@@ -135,20 +117,15 @@ function customBaseUrlProblem(value = ''): string | undefined {
 export function parseVippsCredentials(data: Record<string, unknown>): VippsCredentials {
 	const parsed = credentialSchema.safeParse(data);
 	if (!parsed.success) throw new InvalidCredentialsError(parsed.error.issues.map((issue) => issue.message));
-	const value = parsed.data;
+	const { environment, customBaseUrl, clientId, clientSecret, subscriptionKey, merchantSerialNumber, systemName, systemVersion, pluginName, pluginVersion } = parsed.data;
 	return {
-		environment: value.environment,
-		baseUrl: value.environment === 'custom' ? new URL(value.customBaseUrl!.trim()).origin : VIPPS_BASE_URLS[value.environment],
-		clientId: value.clientId,
-		clientSecret: value.clientSecret,
-		subscriptionKey: value.subscriptionKey,
-		merchantSerialNumber: value.merchantSerialNumber || undefined,
-		systemHeaders: {
-			'Vipps-System-Name': value.systemName,
-			'Vipps-System-Version': value.systemVersion,
-			'Vipps-System-Plugin-Name': value.pluginName,
-			'Vipps-System-Plugin-Version': value.pluginVersion,
-		},
+		environment,
+		baseUrl: environment === 'custom' ? new URL(customBaseUrl!.trim()).origin : VIPPS_BASE_URLS[environment],
+		clientId,
+		clientSecret,
+		subscriptionKey,
+		merchantSerialNumber: merchantSerialNumber || undefined,
+		systemHeaders: { 'Vipps-System-Name': systemName, 'Vipps-System-Version': systemVersion, 'Vipps-System-Plugin-Name': pluginName, 'Vipps-System-Plugin-Version': pluginVersion },
 	};
 }
 

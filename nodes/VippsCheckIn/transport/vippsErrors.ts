@@ -21,12 +21,10 @@ export interface VippsErrorDetails {
 }
 
 export class VippsError extends Error {
-	constructor(
-		message: string,
-		readonly details: VippsErrorDetails,
-	) {
+	override name = 'VippsError';
+
+	constructor(message: string, readonly details: VippsErrorDetails) {
 		super(message);
-		this.name = 'VippsError';
 	}
 }
 
@@ -34,13 +32,13 @@ function problem(message: string, description: string, status?: number, vippsRes
 	return new VippsError(message, { description, httpCode: status === undefined ? undefined : String(status), vippsResponse });
 }
 
-const KEYS_LOCATION =
-	'The keys are in the Vipps MobilePay portal (portal.vippsmobilepay.com): For developers → API keys → the sales unit → Show keys.';
+const KEYS_LOCATION = 'The keys are in the Vipps MobilePay portal (portal.vippsmobilepay.com): For developers → API keys → the sales unit → Show keys.';
 const ENVIRONMENT_HINT = 'Test keys only work with Environment "Test (MT)", production keys only with "Production".';
-const CONNECTION_HINT =
-	"Check the credential's Environment (and Custom Base URL, if used), the network of the n8n server, and n8n's proxy settings (HTTP_PROXY / HTTPS_PROXY / NO_PROXY).";
+const CONNECTION_HINT = "Check the credential's Environment (and Custom Base URL, if used), the network of the n8n server, and n8n's proxy settings (HTTP_PROXY / HTTPS_PROXY / NO_PROXY).";
 
 export const TOKEN_REQUEST = 'the access token request';
+const THROTTLED = "The API gateway limits how many requests a key may send. Lower the node's Concurrency option or set Max Requests per Second, then run the failed items again.";
+const TOKEN_THROTTLED = 'It is one request shared by every execution with these keys; the gateway refused it for two minutes. Run the workflow again in a few minutes.';
 export const REDACTED = '[redacted]';
 
 export function parseJsonBody(body: string): unknown {
@@ -64,28 +62,11 @@ export function isSubscriptionKeyRejection(body: unknown): boolean {
 /** Failures any call can meet: a wrong subscription key, throttling, an outage, a wrong address. */
 function commonFailure(what: string, status: number, body: unknown, baseUrl: string): VippsError {
 	if (isSubscriptionKeyRejection(body)) {
-		return problem(
-			'Vipps rejected the Subscription Key (Ocp-Apim-Subscription-Key)',
-			`Check the credential's Subscription Key: use the primary key of the sales unit that the Client ID belongs to. ${KEYS_LOCATION} ${ENVIRONMENT_HINT}`,
-			status,
-			body,
-		);
+		return problem('Vipps rejected the Subscription Key (Ocp-Apim-Subscription-Key)', `Check the credential's Subscription Key: use the primary key of the sales unit that the Client ID belongs to. ${KEYS_LOCATION} ${ENVIRONMENT_HINT}`, status, body);
 	}
-	if (status === 429) {
-		const advice =
-			what === TOKEN_REQUEST
-				? 'It is one request shared by every execution with these keys; the gateway refused it for two minutes. Run the workflow again in a few minutes.'
-				: "The API gateway limits how many requests a key may send. Lower the node's Concurrency option or set Max Requests per Second, then run the failed items again.";
-		return problem(`Vipps kept throttling ${what} (429 Too Many Requests)`, advice, status, body);
-	}
+	if (status === 429) return problem(`Vipps kept throttling ${what} (429 Too Many Requests)`, what === TOKEN_REQUEST ? TOKEN_THROTTLED : THROTTLED, status, body);
 	if (status >= 502) return problem(`Vipps was unavailable for ${what} (HTTP ${status})`, 'This is usually brief. Run the failed items again in a few minutes.', status, body);
-	if (status === 404) {
-		return problem(
-			`Nothing at ${baseUrl} answers ${what} (HTTP ${status})`,
-			"Check the credential's Environment; with Custom Base URL, give the address of a Vipps API (or of the local simulator) without a path.",
-			status,
-		);
-	}
+	if (status === 404) return problem(`Nothing at ${baseUrl} answers ${what} (HTTP ${status})`, "Check the credential's Environment; with Custom Base URL, give the address of a Vipps API (or of the local simulator) without a path.", status);
 	return problem(`Vipps could not process ${what} (HTTP ${status})`, 'Try again later; if it persists, contact Vipps MobilePay with the time and the Merchant Serial Number.', status, body);
 }
 
@@ -97,21 +78,11 @@ export function explainTokenFailure(status: number, body: unknown, baseUrl: stri
 		return problem('Vipps does not know this Client ID', `Check the credential's Client ID. ${KEYS_LOCATION} ${ENVIRONMENT_HINT}`, status, body);
 	}
 	if (/AADSTS7000215|invalid_client/.test(aadText)) {
-		return problem(
-			'Vipps rejected the Client Secret',
-			`Check the credential's Client Secret; if it was regenerated in the portal, paste the new one. ${KEYS_LOCATION}`,
-			status,
-			body,
-		);
+		return problem('Vipps rejected the Client Secret', `Check the credential's Client Secret; if it was regenerated in the portal, paste the new one. ${KEYS_LOCATION}`, status, body);
 	}
 	if (status === 400) {
 		const reason = field(body, 'error_description') ?? field(body, 'detail') ?? field(body, 'message') ?? 'No reason was given.';
-		return problem(
-			'Vipps refused the access token request (400 Bad Request)',
-			`${reason} Check the Merchant Serial Number and the Vipps-System-* values in the credential.`,
-			status,
-			body,
-		);
+		return problem('Vipps refused the access token request (400 Bad Request)', `${reason} Check the Merchant Serial Number and the Vipps-System-* values in the credential.`, status, body);
 	}
 	if (status === 401 || status === 403) {
 		return problem(`Vipps rejected the API keys (HTTP ${status})`, `Check Client ID, Client Secret and Subscription Key. ${KEYS_LOCATION} ${ENVIRONMENT_HINT}`, status, body);
@@ -141,11 +112,8 @@ export function explainApiFailure(status: number, body: unknown, context: ApiCal
 		return problem(`Vipps refused ${what} (HTTP 403): these keys may not use this API or this Merchant Serial Number`, `To fix it, ${access}`, status, body);
 	}
 	if (status === 500 && context.productionOnly && context.environment === 'test') {
-		return problem(
-			'Check-in only works in production: the Vipps test environment (MT) always answers 500',
-			'This is how Vipps built it, not a fault in your data. Switch the credential\'s Environment to "Production" with production keys — a check-in moves no money, and Vipps says testing in production is safe — or try the workflow against the local simulator with "Custom Base URL".',
-			status,
-		);
+		return problem('Check-in only works in production: the Vipps test environment (MT) always answers 500',
+			'This is how Vipps built it, not a fault in your data. Switch the credential\'s Environment to "Production" with production keys — a check-in moves no money, and Vipps says testing in production is safe — or try the workflow against the local simulator with "Custom Base URL".', status);
 	}
 	return commonFailure(what, status, body, context.baseUrl);
 }
@@ -165,20 +133,13 @@ function badRequestError(what: string, body: unknown): VippsError {
 /** Vipps never redirects: a 3xx means a wrong (or hostile) base URL, and nothing follows it. */
 export function redirectError(what: string, status: number, location: string | undefined, url: string): VippsError {
 	const target = location === undefined ? undefined : hostOf(location, 'host', url);
-	return problem(
-		`${hostOf(url, 'host')} answered ${what} with a redirect (HTTP ${status}) ${target ? `to ${target}` : 'without a Location'}`,
-		`Vipps APIs never redirect: check the credential's Custom Base URL. Nothing was sent${target ? ` to ${target}` : ' elsewhere'}.`,
-		status,
-	);
+	const message = `${hostOf(url, 'host')} answered ${what} with a redirect (HTTP ${status}) ${target ? `to ${target}` : 'without a Location'}`;
+	return problem(message, `Vipps APIs never redirect: check the credential's Custom Base URL. Nothing was sent${target ? ` to ${target}` : ' elsewhere'}.`, status);
 }
 
 /** A 2xx whose body is not what the API sends: the base URL points at something else. */
 export function unexpectedBody(whoAnsweredWhat: string, expected: string): VippsError {
-	return problem(
-		`${whoAnsweredWhat} with an unexpected body`,
-		`Expected JSON with ${expected}. Check the credential's Environment or Custom Base URL: it should point at a Vipps API.`,
-		200,
-	);
+	return problem(`${whoAnsweredWhat} with an unexpected body`, `Expected JSON with ${expected}. Check the credential's Environment or Custom Base URL: it should point at a Vipps API.`, 200);
 }
 
 export function cancelledError(what: string): VippsError {
@@ -201,22 +162,14 @@ export function explainTransportFailure(failure: Failure, url: string, what: str
 		const allow = /^[\d.]+$|:/.test(hostname)
 			? `N8N_SSRF_ALLOWED_IP_RANGES (e.g. ${hostname}/${hostname.includes(':') ? 128 : 32})`
 			: `N8N_SSRF_ALLOWED_HOSTNAMES (e.g. ${hostname})`;
-		return problem(
-			`n8n's SSRF protection blocked the request to ${host}`,
-			`${failure.description ?? ''} The n8n administrator can allow it with ${allow}; the Vipps API itself (api.vipps.no) is a public address and is not blocked.`.trim(),
-		);
+		const description = `${failure.description ?? ''} The n8n administrator can allow it with ${allow}; the Vipps API itself (api.vipps.no) is a public address and is not blocked.`;
+		return problem(`n8n's SSRF protection blocked the request to ${host}`, description.trim());
 	}
-	if (code === 'ENOTFOUND') {
-		return problem(`The host ${host} was not found`, "DNS knows no such name (ENOTFOUND). Check the spelling of the credential's Custom Base URL, or the n8n server's DNS.");
-	}
-	if (code === 'ERR_INVALID_URL') {
-		return problem('The Vipps API address is not a valid URL', "Check the credential's Custom Base URL: e.g. https://api.vipps.no or http://127.0.0.1:8080.");
-	}
+	if (code === 'ENOTFOUND') return problem(`The host ${host} was not found`, "DNS knows no such name (ENOTFOUND). Check the spelling of the credential's Custom Base URL, or the n8n server's DNS.");
+	if (code === 'ERR_INVALID_URL') return problem('The Vipps API address is not a valid URL', "Check the credential's Custom Base URL: e.g. https://api.vipps.no or http://127.0.0.1:8080.");
 	if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/.test(code)) {
-		return problem(
-			`The TLS certificate of ${host} is not trusted`,
-			`${code}. For a proxy or simulator with its own certificate, give the n8n server its CA with NODE_EXTRA_CA_CERTS. Vipps's own addresses have public certificates: check that the Custom Base URL points at them.`,
-		);
+		return problem(`The TLS certificate of ${host} is not trusted`,
+			`${code}. For a proxy or simulator with its own certificate, give the n8n server its CA with NODE_EXTRA_CA_CERTS. Vipps's own addresses have public certificates: check that the Custom Base URL points at them.`);
 	}
 	return problem(`Could not reach ${host}`, `${code}. ${CONNECTION_HINT}`);
 }

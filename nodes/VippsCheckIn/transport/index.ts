@@ -35,20 +35,21 @@ export interface N8nHttp {
 /** One cache for the whole n8n process: tokens outlive a single execution. */
 export const accessTokenCache = new AccessTokenCache();
 
+/**
+ * `what` names the request in errors ("the check-in"); `notifiesCustomer`: a check-in shows on the
+ * phone, so it is sent again more sparingly. `paced` is absent for the token request: shared by
+ * every caller, it is neither paced nor cancelled by one. `renewToken` is the one 401 renewal.
+ */
 interface VippsRequest {
 	url: string;
 	headers: Record<string, string>;
 	body?: string;
 	timeoutMs: number;
 	signal?: AbortSignal;
-	/** Names the request in errors, e.g. "the check-in". */
 	what: string;
-	/** A check-in shows on the customer's phone: sent again more sparingly. */
 	notifiesCustomer: boolean;
 	explain(status: number, body: unknown): VippsError;
-	/** Absent for the token request: shared by every caller, it is neither paced nor cancelled by one. */
 	paced?: { credentials: VippsCredentials; cap?: RateCap };
-	/** The bearer token, and the one 401 renewal: a fresh token to send again with, or undefined. */
 	token?: string;
 	renewToken?(rejected: string): Promise<string | undefined>;
 }
@@ -113,19 +114,13 @@ function explainResult(req: VippsRequest, result: AttemptResult): VippsError | u
 async function send(http: N8nHttp, req: VippsRequest): Promise<AttemptResult> {
 	let answer: IN8nHttpFullResponse;
 	try {
+		const headers = req.body === undefined ? req.headers : { ...req.headers, 'Content-Type': 'application/json' };
+		// prettier-ignore
 		answer = (await http.httpRequest({
-			method: 'POST',
-			url: req.url,
-			headers: req.body === undefined ? req.headers : { ...req.headers, 'Content-Type': 'application/json' },
-			body: req.body,
-			timeout: req.timeoutMs,
-			abortSignal: req.signal,
-			disableFollowRedirect: true,
-			returnFullResponse: true,
-			ignoreHttpStatusErrors: true,
+			method: 'POST', url: req.url, headers, body: req.body, timeout: req.timeoutMs, abortSignal: req.signal,
+			disableFollowRedirect: true, returnFullResponse: true, ignoreHttpStatusErrors: true,
 			// The check-in id may come as raw text: read every body as text and parse it here.
-			encoding: 'text',
-			json: false,
+			encoding: 'text', json: false,
 		})) as IN8nHttpFullResponse;
 	} catch (error) {
 		// The status arrived but the body broke off: the answer counts (a 200 means Vipps took it).
@@ -146,29 +141,19 @@ const checkInIdSchema = z.union([z.string().min(1), z.object({ id: z.string().mi
 const qrExchangeSchema = z.object({ msisdn: z.string().min(1), version: z.string().optional(), timestamp: z.unknown().optional() });
 export type QrExchangeResult = z.infer<typeof qrExchangeSchema>;
 
+/** `http`: `this.helpers` of the running node; `maxRequestsPerSecond`: the user's cap for this client. */
 export interface ApiCallOptions {
-	/** `this.helpers` of the running node. */
 	http: N8nHttp;
 	/** TEMPORARY: unused (Concurrency is batch.ts's workers); removed once batch.ts stops passing it. */
 	maxConcurrency?: number;
-	/** The user's cap on requests started per second by this client, if any. */
 	maxRequestsPerSecond?: number;
 	timeoutMs: number;
 	signal?: AbortSignal;
 }
 
-export interface LoyaltyCheckIn {
-	phoneNumber: string;
-	isMember: boolean;
-	merchantSerialNumber?: string;
-}
-
+export type LoyaltyCheckIn = { phoneNumber: string; isMember: boolean; merchantSerialNumber?: string };
 /** `checkInId` is null when a 2xx body held none that could be read; `possibleDuplicate`: sent again after an attempt that may have arrived. */
-export interface LoyaltyCheckInResult {
-	checkInId: string | null;
-	attempts: number;
-	possibleDuplicate: boolean;
-}
+export type LoyaltyCheckInResult = { checkInId: string | null; attempts: number; possibleDuplicate: boolean };
 
 /**
  * Calls for one node execution with one credential. Within the execution, a failed token request

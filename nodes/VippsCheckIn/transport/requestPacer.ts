@@ -1,8 +1,7 @@
 /**
  * One pacer per credential target per n8n process (pacerFor), shared by every execution: the
- * gateway counts per key, so one-event-at-a-time webhooks learn from each other. How many requests
- * are under way is the executions' business (Concurrency); the pacer sets the rate, learned from
- * what Vipps's gateway says (429 and Retry-After), not from completions.
+ * gateway counts per key, so one-event-at-a-time webhooks learn from each other. It sets the rate
+ * (Concurrency is each execution's own), learned from the gateway's 429s, not from completions.
  *
  * Unpaced until the first 429. A gateway that counts L requests per one-second window, fixed or
  * sliding, refuses only once it has counted L: so at a 429, at least L requests started in the
@@ -25,28 +24,16 @@ const CUT = 0.9;
 const CLIMB = 1.05;
 
 /** A caller's own rate cap: its requests start at most `perSecond` a second. */
-export interface RateCap {
-	perSecond: number;
-	nextStartAt: number;
-}
-
-export interface RunOptions {
-	signal?: AbortSignal;
-	cap?: RateCap;
-	/** The caller gives up at this time: a gateway closed beyond it fails the call now. */
-	deadline?: number;
-}
+export type RateCap = { perSecond: number; nextStartAt: number };
+/** `deadline`: the caller gives up then, so a gateway closed beyond it fails the call now. */
+export type RunOptions = { signal?: AbortSignal; cap?: RateCap; deadline?: number };
+type Started = { startedAt: number; answeredAt?: number };
 
 /** The gateway is closed until `until` (ms since the epoch), beyond the caller's deadline. */
 export class GatewayClosed extends Error {
 	constructor(readonly until: number) {
 		super(`The gateway is closed until ${new Date(until).toISOString()}`);
 	}
-}
-
-interface Started {
-	startedAt: number;
-	answeredAt?: number;
 }
 
 export class RequestPacer {
@@ -63,7 +50,7 @@ export class RequestPacer {
 
 	constructor(private readonly now: () => number = () => Date.now()) {}
 
-	/** The learned rate, if any (for tests and logs). */
+	/** The learned rate, if any (for tests). */
 	get rate(): number | undefined {
 		return this.learnedRate;
 	}

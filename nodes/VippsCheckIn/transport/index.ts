@@ -91,7 +91,8 @@ async function sendWithRetries(http: N8nHttp, req: VippsRequest): Promise<{ body
 		const elapsedMs = Date.now() - firstAttemptAt!;
 		const delayMs = delayBeforeNext(step, attempts, elapsedMs, retryAfterMs);
 		if (delayMs === undefined) {
-			if (step === 'wait' && retryAfterMs !== undefined && elapsedMs + retryAfterMs > RETRY_POLICY.budgetMs) throw failed(words.closedGatewayError(req.what, Date.now() + retryAfterMs));
+			// A wait is bounded by the budget alone: a Retry-After beyond it is a closed gateway.
+			if (step === 'wait' && retryAfterMs !== undefined) throw failed(words.closedGatewayError(req.what, Date.now() + retryAfterMs));
 			const error = explainResult(req, result);
 			if (error) throw failed(error);
 			return { body: (result as { body: string }).body, attempts: attempts.made, possibleDuplicate: req.notifiesCustomer && attempts.mayHaveArrived > 0 };

@@ -145,8 +145,6 @@ export type QrExchangeResult = z.infer<typeof qrExchangeSchema>;
 /** `http`: `this.helpers` of the running node; `maxRequestsPerSecond`: the user's cap for this client. */
 export interface ApiCallOptions {
 	http: N8nHttp;
-	/** TEMPORARY: unused (Concurrency is batch.ts's workers); removed once batch.ts stops passing it. */
-	maxConcurrency?: number;
 	maxRequestsPerSecond?: number;
 	timeoutMs: number;
 	signal?: AbortSignal;

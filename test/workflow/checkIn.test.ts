@@ -4,7 +4,7 @@
  */
 import { runWorkflow, startWorkflow } from '../../harness/runWorkflow';
 import { validateAgainstContract } from '../../simulator/contract';
-import type { VippsSimulator } from '../../simulator/VippsSimulator';
+import { PATHS, type VippsSimulator } from '../../simulator/VippsSimulator';
 import {
 	INPUT_NODE,
 	VIPPS_NODE,
@@ -319,6 +319,21 @@ describe('errors a user can act on', () => {
 		} finally {
 			await slow.close();
 		}
+	});
+
+	it('Stop Workflow after a refused check-in says how many check-ins were delivered before the stop (those under way included), and how to see which', async () => {
+		simulator.injectFault({ fault: { kind: 'badRequest', invalidParams: [{ name: 'phoneNumber', reason: 'Not a Vipps user' }] }, path: PATHS.checkIn, phoneNumber: '4790000005' });
+		const items = Array.from({ length: 300 }, (_, i) => ({ phone: `9${String(i).padStart(7, '0')}`, member: true }));
+		const run = await runWorkflow(checkInWorkflow({ items }), { credentials: [simulatorCredential(simulator)] });
+
+		expect(run.error?.message).toBe('Vipps rejected the check-in: One or more validation errors occurred.');
+		expect((run.error as unknown as { context: { itemIndex: number } }).context.itemIndex).toBe(5);
+		// Every item started before the stop has ended by now: what Vipps answered 2xx is what went out.
+		const delivered = simulator.checkInRequests().filter((request) => request.status >= 200 && request.status < 300).length;
+		expect(delivered).toBeGreaterThanOrEqual(5);
+		expect((run.error as unknown as { description: string }).description).toBe(
+			`phoneNumber: Not a Vipps user ${delivered} check-ins were delivered to Vipps before the node stopped (the items sent before this one, and those already under way). To see which, set Settings → On Error to "Continue": every item then comes out, sent or failed. With the option Skip Repeats on, running the items again does not send those twice.`,
+		);
 	});
 
 	it('never shows a secret or an access token in outputs or errors', async () => {

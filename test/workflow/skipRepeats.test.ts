@@ -301,6 +301,23 @@ describe('Skip Repeats tells the truth', () => {
 		expect(processedData.valuesOf('harness', 'vipps')).toEqual([...records, expect.stringContaining('4798765432')]);
 	});
 
+	it('an execution cancelled while its check-in was under way leaves a possible check-in: the next run skips it and says so', async () => {
+		clockAt('2026-11-25T14:10:00');
+		simulator.injectFault({ fault: { kind: 'hang' }, path: PATHS.checkIn });
+		const running = startWorkflow(workflow({ items: [KARI] }), { credentials: [simulatorCredential(simulator)] });
+		// The token request, then the check-in, which Vipps holds: it has arrived when the execution is cancelled.
+		await simulator.waitForRequests(2);
+		running.cancel();
+		expect((await running.result).run.status).toBe('canceled');
+
+		clockAt('2026-11-25T14:40:00');
+		const next = await run({ items: [KARI] });
+		expect(outputOf(next)).toEqual([
+			expect.objectContaining({ skipped: true, message: expect.stringMatching(/may have reached Vipps/), previousCheckIn: expect.objectContaining({ confirmed: false }) }),
+		]);
+		expect(sentPhoneNumbers()).toEqual(['4791234567']);
+	});
+
 	it('Is Member is part of a repeat: a check-in as non-member (the app shows nothing) does not block the member one', async () => {
 		clockAt('2026-11-25T14:10:00');
 		await run({ items: [{ ...KARI, member: false }] });

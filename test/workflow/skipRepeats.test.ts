@@ -371,6 +371,18 @@ describe('Skip Repeats tells the truth', () => {
 			expect(simulator.checkInRequests()).toEqual([]);
 		});
 
+		it('a repeat looks up its mark of a possible check-in without pushing out a record', async () => {
+			clockAt('2026-11-25T14:10:00');
+			const recorded = await tenThousandCheckInsToday();
+
+			const again = await run({ items: [contact(0), contact(9_999)], options: { skipRepeats: 'sameDay' } });
+			expect(outputOf(again).map((json) => json.previousCheckIn)).toEqual([
+				expect.objectContaining({ confirmed: true }),
+				expect.objectContaining({ confirmed: true }),
+			]);
+			expect(processedData.valuesOf('harness', 'vipps')).toEqual(recorded);
+		});
+
 		it('failures among successes: only the successes push out the oldest records, one each', async () => {
 			clockAt('2026-11-25T14:10:00');
 			const recorded = await tenThousandCheckInsToday();

@@ -75,7 +75,7 @@ describe('every switch read per item, inside real n8n', () => {
 		const failed = itemsOf(result, MSN, 1);
 		expect(failed.map((item) => item.pairedItem)).toEqual([{ item: 1 }, { item: 2 }]);
 		expect(jsonOf(failed)).toEqual([
-			{ ...CUSTOMERS[1], error: expect.stringMatching(/toNumber/), details: expect.objectContaining({ attempts: 0, possibleDuplicate: false }) },
+			{ ...CUSTOMERS[1], error: expect.stringMatching(/^Option "Merchant Serial Number": .*toNumber/), details: expect.objectContaining({ attempts: 0, possibleDuplicate: false }) },
 			{ ...CUSTOMERS[2], ...refused },
 		]);
 

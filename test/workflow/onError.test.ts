@@ -127,6 +127,7 @@ describe('On Error, for an expression that throws for one item only', () => {
 	it('Stop Workflow: the node stops naming that item, before anything is sent', async () => {
 		const result = await run('stopWorkflow');
 
+		expect(result.error?.message).toBe('Option "Merchant Serial Number": toNumber can\'t be used on undefined value');
 		expect((result.error as unknown as { context: { itemIndex: number } }).context.itemIndex).toBe(1);
 		expect(result.itemsOf(VIPPS_NODE)).toEqual([]);
 		expect(simulator.requests).toEqual([]);
@@ -137,7 +138,14 @@ describe('On Error, for an expression that throws for one item only', () => {
 
 		const output = result.itemsOf(VIPPS_NODE);
 		expect(pairing(output)).toEqual([{ item: 0 }, { item: 1 }, { item: 2 }]);
-		expect(output[1].json).toEqual({ error: "toNumber can't be used on undefined value", details: { attempts: 0, possibleDuplicate: false } });
+		expect(output[1].json).toEqual({
+			error: 'Option "Merchant Serial Number": toNumber can\'t be used on undefined value',
+			details: {
+				description: 'Nothing was sent for this item: the expression of Option "Merchant Serial Number" failed for it.',
+				attempts: 0,
+				possibleDuplicate: false,
+			},
+		});
 		expect(output.map((item) => item.json.merchantSerialNumber ?? null)).toEqual(['123456', null, '7654321']);
 		expect(sentTo().sort()).toEqual(['4791234567 123456', '4798765432 7654321']);
 	});
@@ -148,7 +156,7 @@ describe('On Error, for an expression that throws for one item only', () => {
 		expect(pairing(result.itemsOf(VIPPS_NODE, 0))).toEqual([{ item: 0 }, { item: 2 }]);
 		const failed = result.itemsOf(VIPPS_NODE, 1);
 		expect(pairing(failed)).toEqual([{ item: 1 }]);
-		expect(failed[0].json).toMatchObject({ phone: '41234567', error: expect.any(String) });
+		expect(failed[0].json).toMatchObject({ phone: '41234567', error: expect.stringMatching(/^Option "Merchant Serial Number": /) });
 		expect(sentTo().sort()).toEqual(['4791234567 123456', '4798765432 7654321']);
 	});
 });

@@ -98,9 +98,24 @@ function readBatchSettings(this: IExecuteFunctions): BatchSettings {
 	return { concurrency, maxRequestsPerSecond: rate > 0 ? rate : undefined, timeoutMs };
 }
 
+/**
+ * Item `itemIndex`'s value of a parameter that may be an expression over the item. An expression
+ * that throws fails this item only, its error naming the field (`label`).
+ */
+export function itemParameter(this: IExecuteFunctions, name: string, itemIndex: number, label: string, fallback?: unknown): unknown {
+	try {
+		return this.getNodeParameter(name, itemIndex, fallback) as unknown;
+	} catch (error) {
+		throw new NodeOperationError(this.getNode(), `${label}: ${(error as Error).message}`, {
+			itemIndex,
+			description: `Nothing was sent for this item: the expression of ${label} failed for it.`,
+		});
+	}
+}
+
 /** The per-item Merchant Serial Number option, checked like the credential's. */
 export function merchantSerialNumberOption(this: IExecuteFunctions, itemIndex: number): string | undefined {
-	const value = this.getNodeParameter('options.merchantSerialNumber', itemIndex, '') as unknown;
+	const value = itemParameter.call(this, 'options.merchantSerialNumber', itemIndex, 'Option "Merchant Serial Number"', '');
 	const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : value;
 	if (text === '' || text === undefined || text === null) return undefined;
 	const problem = typeof text === 'string' ? merchantSerialNumberProblem(text) : 'must be 4 to 7 digits';

@@ -11,7 +11,7 @@ import { normalizePhoneNumber } from '../../helpers/phoneNumber';
 import { parseMembershipFlag } from '../../helpers/membership';
 import { parseYesNo } from '../../helpers/yesNo';
 import type { LoyaltyCheckIn, VippsApiClient } from '../../transport';
-import { merchantSerialNumberOption, type ItemOperation } from '../batch';
+import { itemParameter, merchantSerialNumberOption, type ItemOperation } from '../batch';
 import { requestOptions } from '../common.descriptions';
 import { MAX_RECORDS, RepeatGuard, contactKey, type PreviousCheckIn, type RepeatWindow } from './repeatGuard';
 
@@ -123,7 +123,7 @@ export function setUp(this: IExecuteFunctions): ItemOperation<LoyaltyCheckIn> {
 }
 
 function readCheckIn(this: IExecuteFunctions, itemIndex: number): LoyaltyCheckIn {
-	const rawPhone = this.getNodeParameter('phoneNumber', itemIndex, undefined) as unknown;
+	const rawPhone = itemParameter.call(this, 'phoneNumber', itemIndex, 'Phone Number');
 	const phone = normalizePhoneNumber(rawPhone);
 	if (!phone.valid) {
 		throw new NodeOperationError(this.getNode(), `Phone Number: ${phone.problem}`, {
@@ -131,7 +131,7 @@ function readCheckIn(this: IExecuteFunctions, itemIndex: number): LoyaltyCheckIn
 			description: 'Nothing was sent for this item. Map a Norwegian mobile number, e.g. +47 912 34 567.',
 		});
 	}
-	const rawMember = this.getNodeParameter('isMember', itemIndex, undefined) as unknown;
+	const rawMember = itemParameter.call(this, 'isMember', itemIndex, 'Is Member');
 	const member = parseMembershipFlag(rawMember);
 	if (!member.valid) {
 		throw new NodeOperationError(this.getNode(), `Is Member: ${member.problem}`, {
@@ -148,7 +148,7 @@ function readCheckIn(this: IExecuteFunctions, itemIndex: number): LoyaltyCheckIn
 
 function isDryRun(this: IExecuteFunctions, itemIndex: number): boolean {
 	// From an expression Dry Run may be "yes" or 1: anything unclear is refused, never sent for real.
-	const dryRun = parseYesNo(this.getNodeParameter('options.dryRun', itemIndex, false) as unknown);
+	const dryRun = parseYesNo(itemParameter.call(this, 'options.dryRun', itemIndex, 'Option "Dry Run"', false));
 	if (!dryRun.valid) {
 		throw new NodeOperationError(this.getNode(), `Option "Dry Run": ${dryRun.problem}`, {
 			itemIndex,

@@ -226,8 +226,9 @@ export class RepeatGuard {
 			const now = DateTime.now().setZone(this.timezone);
 			const { claim, extend, since } = bucketKeys(this.window, contact, now);
 			if (!(await this.book.record([claim])).has(claim)) {
-				const unconfirmed = !(await this.book.probe([possible(claim)])).has(possible(claim));
-				outcome = { from: since, to: now, confirmed: !unconfirmed };
+				// No mark of a possible check-in beside the claim: the earlier one was confirmed.
+				const confirmed = (await this.book.probe([possible(claim)])).has(possible(claim));
+				outcome = { from: since, to: now, confirmed };
 				return { skipped: outcome };
 			}
 			let sent = false;

@@ -4,7 +4,7 @@
  */
 import { runWorkflow, startWorkflow } from '../../harness/runWorkflow';
 import { validateAgainstContract } from '../../simulator/contract';
-import type { VippsSimulator } from '../../simulator/VippsSimulator';
+import { PATHS, type VippsSimulator } from '../../simulator/VippsSimulator';
 import {
 	INPUT_NODE,
 	VIPPS_NODE,
@@ -321,6 +321,21 @@ describe('errors a user can act on', () => {
 		}
 	});
 
+	it('Stop Workflow after a refused check-in says how many check-ins were delivered before the stop (those under way included), and how to see which', async () => {
+		simulator.injectFault({ fault: { kind: 'badRequest', invalidParams: [{ name: 'phoneNumber', reason: 'Not a Vipps user' }] }, path: PATHS.checkIn, phoneNumber: '4790000005' });
+		const items = Array.from({ length: 300 }, (_, i) => ({ phone: `9${String(i).padStart(7, '0')}`, member: true }));
+		const run = await runWorkflow(checkInWorkflow({ items }), { credentials: [simulatorCredential(simulator)] });
+
+		expect(run.error?.message).toBe('Vipps rejected the check-in: One or more validation errors occurred.');
+		expect((run.error as unknown as { context: { itemIndex: number } }).context.itemIndex).toBe(5);
+		// Every item started before the stop has ended by now: what Vipps answered 2xx is what went out.
+		const delivered = simulator.checkInRequests().filter((request) => request.status >= 200 && request.status < 300).length;
+		expect(delivered).toBeGreaterThanOrEqual(5);
+		expect((run.error as unknown as { description: string }).description).toBe(
+			`phoneNumber: Not a Vipps user ${delivered} check-ins were delivered to Vipps before the node stopped (the items sent before this one, and those already under way). To see which, set Settings → On Error to "Continue": every item then comes out, sent or failed. With the option Skip Repeats on, running the items again does not send those twice.`,
+		);
+	});
+
 	it('never shows a secret or an access token in outputs or errors', async () => {
 		simulator.injectFault({ fault: { kind: 'status', status: 500 }, phoneNumber: '4790000001' });
 		const items = [
@@ -376,11 +391,10 @@ describe('dry run', () => {
 	it.each([
 		['the word "yes"', '={{ "yes" }}'],
 		['the number 1', '={{ 1 }}'],
-		['"ja" from the item', '={{ $json.dryRun }}'],
-	])('Dry Run from an expression giving %s is a dry run: nothing is sent', async (_label, dryRun) => {
+	])('Dry Run from an expression giving %s for every item: nothing is sent, not even the token request', async (_label, dryRun) => {
 		const items = [
-			{ phone: '91234567', member: true, dryRun: 'ja' },
-			{ phone: '41234567', member: false, dryRun: 'ja' },
+			{ phone: '91234567', member: true },
+			{ phone: '41234567', member: false },
 		];
 		const run = await runWorkflow(checkInWorkflow({ items, options: { dryRun } }), { credentials: [simulatorCredential(simulator)] });
 
@@ -392,6 +406,29 @@ describe('dry run', () => {
 		expect(simulator.requests).toHaveLength(0);
 	});
 
+	it('Dry Run is read per item: only the items whose expression gives no are sent, whatever the others say', async () => {
+		const items = [
+			{ phone: '91234567', member: true, test: false },
+			{ phone: '41234567', member: false, test: 'ja' },
+			{ phone: '98765432', member: true, test: 0 },
+			{ phone: '45678901', member: true, test: true },
+		];
+		const run = await runWorkflow(checkInWorkflow({ items, options: { dryRun: '={{ $json.test }}' } }), {
+			credentials: [simulatorCredential(simulator)],
+		});
+
+		expect(run.error).toBeUndefined();
+		const output = run.itemsOf(VIPPS_NODE);
+		expect(output.map((item) => item.pairedItem)).toEqual(items.map((_, item) => ({ item })));
+		expect(output.map((item) => item.json)).toEqual([
+			expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4791234567' }),
+			expect.objectContaining({ dryRun: true, phoneNumber: '4741234567' }),
+			expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4798765432' }),
+			expect.objectContaining({ dryRun: true, phoneNumber: '4745678901' }),
+		]);
+		expect(simulator.checkInRequests().map((r) => (r.body as { phoneNumber: string }).phoneNumber).sort()).toEqual(['4791234567', '4798765432']);
+	});
+
 	it('Dry Run from an expression giving "no" sends for real', async () => {
 		const run = await runWorkflow(checkInWorkflow({ items: [{ phone: '91234567', member: true }], options: { dryRun: '={{ "no" }}' } }), {
 			credentials: [simulatorCredential(simulator)],
@@ -401,23 +438,26 @@ describe('dry run', () => {
 		expect(simulator.checkInRequests()).toHaveLength(1);
 	});
 
-	it('an unclear Dry Run ("maybe") sends nothing: with Continue On Fail every item comes out as an error item saying so', async () => {
-		const run = await runWorkflow(
-			checkInWorkflow({ items: [{ phone: '91234567', member: true }], options: { dryRun: '={{ "maybe" }}' }, continueOnFail: true }),
-			{ credentials: [simulatorCredential(simulator)] },
-		);
+	it('an unclear Dry Run ("maybe") fails that item only: with Continue On Fail it is an error item saying so, the others go on', async () => {
+		const items = [
+			{ phone: '91234567', member: true, test: 'maybe' },
+			{ phone: '41234567', member: true, test: false },
+		];
+		const run = await runWorkflow(checkInWorkflow({ items, options: { dryRun: '={{ $json.test }}' }, continueOnFail: true }), {
+			credentials: [simulatorCredential(simulator)],
+		});
 
 		expect(run.error).toBeUndefined();
-		expect(run.itemsOf(VIPPS_NODE)).toEqual([
-			{
-				json: {
-					error: 'Option "Dry Run": Expected true or false (or yes/no, ja/nei, 1/0); got the text "maybe" (no digits, with letters or other characters)',
-					details: { description: expect.stringMatching(/^Nothing was sent\./) },
-				},
-				pairedItem: { item: 0 },
+		const [unclear, sent] = run.itemsOf(VIPPS_NODE);
+		expect(unclear).toEqual({
+			json: {
+				error: 'Option "Dry Run": Expected true or false (or yes/no, ja/nei, 1/0); got the text "maybe" (no digits, with letters or other characters)',
+				details: { description: expect.stringMatching(/^Nothing was sent for this item\./), attempts: 0, possibleDuplicate: false },
 			},
-		]);
-		expect(simulator.requests).toHaveLength(0);
+			pairedItem: { item: 0 },
+		});
+		expect(sent.json).toEqual(expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4741234567' }));
+		expect(simulator.checkInRequests()).toHaveLength(1);
 	});
 });
 

@@ -111,6 +111,113 @@ describe('On Error', () => {
 	});
 });
 
+describe('On Error, for an expression that throws for one item only', () => {
+	// Item 1 has no shop: `$json.shop.toNumber()` throws for it alone ("toNumber can't be used on undefined value").
+	const SHOPS = [
+		{ phone: '+47 912 34 567', member: true, shop: '123456' },
+		{ phone: '41234567', member: false },
+		{ phone: '98765432', member: true, shop: '7654321' },
+	];
+	const run = (onError: INode['onError']) =>
+		runWorkflow(checkInWorkflow({ items: SHOPS, options: { merchantSerialNumber: '={{ $json.shop.toNumber() }}' }, onError }), {
+			credentials: [simulatorCredential(simulator)],
+		});
+	const sentTo = () => simulator.checkInRequests().map((request) => `${(request.body as IDataObject).phoneNumber} ${request.headers['merchant-serial-number']}`);
+
+	it('Stop Workflow: the node stops naming that item, before anything is sent', async () => {
+		const result = await run('stopWorkflow');
+
+		expect(result.error?.message).toBe('Option "Merchant Serial Number": toNumber can\'t be used on undefined value');
+		expect((result.error as unknown as { context: { itemIndex: number } }).context.itemIndex).toBe(1);
+		expect(result.itemsOf(VIPPS_NODE)).toEqual([]);
+		expect(simulator.requests).toEqual([]);
+	});
+
+	it('Continue: that item is an error item, the others are sent with their own MSN', async () => {
+		const result = await run('continueRegularOutput');
+
+		const output = result.itemsOf(VIPPS_NODE);
+		expect(pairing(output)).toEqual([{ item: 0 }, { item: 1 }, { item: 2 }]);
+		expect(output[1].json).toEqual({
+			error: 'Option "Merchant Serial Number": toNumber can\'t be used on undefined value',
+			details: {
+				description: 'Nothing was sent for this item: the expression of Option "Merchant Serial Number" failed for it.',
+				attempts: 0,
+				possibleDuplicate: false,
+			},
+		});
+		expect(output.map((item) => item.json.merchantSerialNumber ?? null)).toEqual(['123456', null, '7654321']);
+		expect(sentTo().sort()).toEqual(['4791234567 123456', '4798765432 7654321']);
+	});
+
+	it('Continue (using error output): that item alone on the error output', async () => {
+		const result = await run('continueErrorOutput');
+
+		expect(pairing(result.itemsOf(VIPPS_NODE, 0))).toEqual([{ item: 0 }, { item: 2 }]);
+		const failed = result.itemsOf(VIPPS_NODE, 1);
+		expect(pairing(failed)).toEqual([{ item: 1 }]);
+		expect(failed[0].json).toMatchObject({ phone: '41234567', error: expect.stringMatching(/^Option "Merchant Serial Number": /) });
+		expect(sentTo().sort()).toEqual(['4791234567 123456', '4798765432 7654321']);
+	});
+});
+
+describe('On Error: the facts of a failed check-in, as fields a workflow can route on', () => {
+	/** Item 0 is refused (400); item 1 gets 503 twice, so it may have reached Vipps twice. */
+	function injectFailures(): void {
+		simulator.injectFault({
+			path: PATHS.checkIn,
+			phoneNumber: '4791234567',
+			fault: { kind: 'badRequest', invalidParams: [{ name: 'phoneNumber', reason: 'The user is not a Vipps user.' }] },
+		});
+		simulator.injectFault({ path: PATHS.checkIn, phoneNumber: '4741234567', fault: { kind: 'status', status: 503 }, times: 2 });
+	}
+	const refused = {
+		error: expect.stringMatching(/^Vipps rejected the check-in/),
+		details: {
+			description: expect.stringContaining('The user is not a Vipps user.'),
+			httpCode: '400',
+			phoneNumber: '4791234567',
+			isMember: true,
+			attempts: 1,
+			possibleDuplicate: false,
+		},
+	};
+	const mayHaveArrived = {
+		error: 'Vipps was unavailable for the check-in (HTTP 503), after 2 attempts',
+		details: {
+			description: expect.stringContaining('Vipps may have received it all the same'),
+			httpCode: '503',
+			phoneNumber: '4741234567',
+			isMember: false,
+			attempts: 2,
+			possibleDuplicate: true,
+		},
+	};
+
+	it('Continue: on the regular output', async () => {
+		injectFailures();
+		const run = await runWith('continueRegularOutput', ITEMS.slice(0, 2));
+
+		expect(run.itemsOf(VIPPS_NODE, 0)).toEqual([
+			{ json: refused, pairedItem: { item: 0 } },
+			{ json: mayHaveArrived, pairedItem: { item: 1 } },
+		]);
+		expectNoSecrets(run);
+	});
+
+	it('Continue (using error output): on the error output, beside the input fields n8n adds', async () => {
+		injectFailures();
+		const run = await runWith('continueErrorOutput', ITEMS.slice(0, 2));
+
+		expect(run.itemsOf(VIPPS_NODE, 0)).toEqual([]);
+		expect(run.itemsOf(VIPPS_NODE, 1)).toEqual([
+			{ json: { ...ITEMS[0], ...refused }, pairedItem: { item: 0 } },
+			{ json: { ...ITEMS[1], ...mayHaveArrived }, pairedItem: { item: 1 } },
+		]);
+		expectNoSecrets(run);
+	});
+});
+
 /**
  * A problem of the whole node, not of one item: n8n itself, when a node throws under a Continue
  * setting, passes the input items on as if they had succeeded (WorkflowExecute
@@ -139,7 +246,11 @@ const WHOLE_NODE_FAILURES: WholeNodeFailure[] = [
 	{ what: 'Concurrency 0', options: { concurrency: 0 }, error: /^Concurrency must be a whole number from 1 to \d+; got 0/ },
 	{ what: 'Max Requests per Second below 0', options: { maxRequestsPerSecond: -5 }, error: /Max Requests per Second must be 0 or more; got -5/ },
 	{ what: 'a Timeout of 50 ms', options: { timeout: 50 }, error: /Timeout must be at least 100 ms; got 50/ },
-	{ what: 'a Dry Run expression that gives "maybe"', options: { dryRun: '={{ "maybe" }}' }, error: /^Option "Dry Run": Expected true or false/ },
+	{
+		what: 'Concurrency written as an expression (it describes the whole run and takes none)',
+		options: { concurrency: '={{ $json.lane }}' },
+		error: /^Concurrency must be a whole number from 1 to \d+; got \{\{ \$json\.lane \}\}/,
+	},
 	{
 		what: 'Skip Repeats within 0 minutes',
 		options: { skipRepeats: 'minutes', skipRepeatsMinutes: 0 },

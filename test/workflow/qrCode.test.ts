@@ -78,7 +78,12 @@ describe('Get Phone Number From QR Code', () => {
 		const run = await runWorkflow(qrToCheckInWorkflow(['not a vipps code']), { credentials: [simulatorCredential(simulator)] });
 		const [item] = run.itemsOf('Phone From QR Code');
 		expect(item.json.error).toBe('Vipps rejected the QR code exchange: Bad request');
-		expect((item.json.details as { description: string }).description).toMatch(/^qrCode: The complete data contained in the QR code is required\./);
+		expect(item.json.details).toEqual({
+			description: expect.stringMatching(/^qrCode: The complete data contained in the QR code is required\./),
+			httpCode: '400',
+			attempts: 1,
+			possibleDuplicate: false,
+		});
 		expect(simulator.checkInRequests()).toHaveLength(0);
 	});
 

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { DateTime, Settings } from 'luxon';
 import type { ICheckProcessedContextData, IDataObject, INode } from 'n8n-workflow';
 
-import { processedData, runWorkflow, startWorkflow, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
+import { processedData, runWorkflow, startWorkflow, type RunningWorkflow, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
 import { PATHS, type VippsSimulator } from '../../simulator/VippsSimulator';
 import { VIPPS_NODE, checkInWorkflow, simulatorCredential, startSimulator, type CheckInWorkflowOptions } from './fixtures';
 
@@ -48,11 +48,12 @@ const sentPhoneNumbers = () => simulator.checkInRequests().map((request) => (req
 const outputOf = (result: WorkflowRun) => result.itemsOf(VIPPS_NODE).map((item) => item.json);
 
 const KARI = { phone: '+47 912 34 567', member: true };
+const OLA = { phone: '98765432', member: true };
 
 const skipped = (from: string, to: string, merchantSerialNumber = '123456') => ({
 	skipped: true,
 	message: expect.stringMatching(/^Not sent again: already checked in (at|between) /),
-	previousCheckIn: { from: DateTime.fromISO(from, { zone: TIMEZONE }).toISO(), to: DateTime.fromISO(to, { zone: TIMEZONE }).toISO() },
+	previousCheckIn: { from: DateTime.fromISO(from, { zone: TIMEZONE }).toISO(), to: DateTime.fromISO(to, { zone: TIMEZONE }).toISO(), confirmed: true },
 	phoneNumber: '4791234567',
 	isMember: true,
 	merchantSerialNumber,
@@ -211,62 +212,110 @@ async function startGate(target: VippsSimulator, phoneNumber: string) {
 	};
 }
 
+/**
+ * Two executions of the node over Kari: A's check-in of Kari is held at a gate; B (Kari, then Ola)
+ * starts meanwhile, and Ola reaching Vipps shows that B has met Kari's check-in under way (its
+ * workers take the items in order). `whileHeld` runs then, before the gate lets A's check-in through.
+ */
+async function twoExecutionsOverKari(whileHeld: (b: RunningWorkflow) => Promise<void> = async () => undefined): Promise<WorkflowRun[]> {
+	const gate = await startGate(simulator, '4791234567');
+	try {
+		const credentials = [simulatorCredential(simulator, { customBaseUrl: gate.baseUrl })];
+		const a = startWorkflow(workflow({ items: [KARI] }), { credentials });
+		await gate.holding;
+		const b = startWorkflow(workflow({ items: [KARI, OLA], options: { concurrency: 2 } }), { credentials });
+		await simulator.waitForRequests(2);
+		expect(sentPhoneNumbers()).toEqual(['4798765432']);
+		await whileHeld(b);
+		gate.release();
+		return await Promise.all([a.result, b.result]);
+	} finally {
+		await gate.close();
+	}
+}
+
 describe('Skip Repeats tells the truth', () => {
-	const OLA = { phone: '98765432', member: true };
 	const notAVippsUser = { kind: 'badRequest' as const, invalidParams: [{ name: 'phoneNumber', reason: 'Not a Vipps user' }] };
 
 	it('a contact whose check-in is under way in another execution waits for its outcome; that send fails, so this execution sends it', async () => {
 		clockAt('2026-11-25T14:10:00');
 		// Kari's first check-in to reach Vipps is refused.
 		simulator.injectFault({ fault: notAVippsUser, path: PATHS.checkIn, phoneNumber: '4791234567' });
-		const gate = await startGate(simulator, '4791234567');
-		try {
-			const credentials = [simulatorCredential(simulator, { customBaseUrl: gate.baseUrl })];
-			// Execution A: Kari's check-in leaves and is held at the gate.
-			const first = startWorkflow(workflow({ items: [KARI] }), { credentials });
-			await gate.holding;
-			// Execution B of the same node: Kari, then Ola. Ola reaching Vipps shows B has dealt with Kari's turn.
-			const second = startWorkflow(workflow({ items: [KARI, OLA], options: { concurrency: 2 } }), { credentials });
-			await simulator.waitForRequests(2);
-			expect(sentPhoneNumbers()).toEqual(['4798765432']);
+		const [a, b] = await twoExecutionsOverKari();
 
-			gate.release();
-			const [a, b] = await Promise.all([first.result, second.result]);
-
-			expect(a.error?.message).toMatch(/^Vipps rejected the check-in/);
-			// B did not claim a check-in that never happened: it sent Kari itself.
-			expect(outputOf(b)).toEqual([
-				expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4791234567' }),
-				expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4798765432' }),
-			]);
-			expect(simulator.checkInRequests().map((r) => `${(r.body as IDataObject).phoneNumber} ${r.status}`)).toEqual([
-				'4798765432 200',
-				'4791234567 400',
-				'4791234567 200',
-			]);
-		} finally {
-			await gate.close();
-		}
+		expect(a.error?.message).toMatch(/^Vipps rejected the check-in/);
+		// B did not claim a check-in that never happened: it sent Kari itself.
+		expect(outputOf(b)).toEqual([
+			expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4791234567' }),
+			expect.objectContaining({ checkInId: expect.any(String), phoneNumber: '4798765432' }),
+		]);
+		expect(simulator.checkInRequests().map((r) => `${(r.body as IDataObject).phoneNumber} ${r.status}`)).toEqual([
+			'4798765432 200',
+			'4791234567 400',
+			'4791234567 200',
+		]);
 	});
 
 	it('a contact whose check-in is under way in another execution waits for it; when it is sent, this one is a repeat at that exact time', async () => {
 		clockAt('2026-11-25T14:10:00');
-		const gate = await startGate(simulator, '4791234567');
-		try {
-			const credentials = [simulatorCredential(simulator, { customBaseUrl: gate.baseUrl })];
-			const first = startWorkflow(workflow({ items: [KARI] }), { credentials });
-			await gate.holding;
-			const second = startWorkflow(workflow({ items: [KARI, OLA], options: { concurrency: 2 } }), { credentials });
-			await simulator.waitForRequests(2);
-			gate.release();
-			const [a, b] = await Promise.all([first.result, second.result]);
+		const [a, b] = await twoExecutionsOverKari();
 
-			expect(outputOf(a)).toEqual([expect.objectContaining({ checkInId: expect.any(String) })]);
-			expect(outputOf(b)[0]).toEqual(skipped('2026-11-25T14:10:00', '2026-11-25T14:10:00'));
-			expect(sentPhoneNumbers()).toEqual(['4798765432', '4791234567']);
-		} finally {
-			await gate.close();
-		}
+		expect(outputOf(a)).toEqual([expect.objectContaining({ checkInId: expect.any(String) })]);
+		expect(outputOf(b)[0]).toEqual(skipped('2026-11-25T14:10:00', '2026-11-25T14:10:00'));
+		expect(sentPhoneNumbers()).toEqual(['4798765432', '4791234567']);
+	});
+
+	it('cancelling an execution ends its wait for the other execution\'s check-in of the same contact', async () => {
+		clockAt('2026-11-25T14:10:00');
+		const [a, b] = await twoExecutionsOverKari(async (waiting) => {
+			// A's check-in is still held: B ends by the cancel alone, not by A's outcome.
+			waiting.cancel();
+			expect((await waiting.result).run.status).toBe('canceled');
+		});
+
+		expect(b.run.status).toBe('canceled');
+		expect(outputOf(a)).toEqual([expect.objectContaining({ checkInId: expect.any(String) })]);
+		expect(sentPhoneNumbers()).toEqual(['4798765432', '4791234567']);
+	});
+
+	it('a check-in that may have reached Vipps (timed out twice) is a possible check-in: the next run skips it and says so', async () => {
+		clockAt('2026-11-25T14:10:00');
+		simulator.injectFault({ fault: { kind: 'hang' }, path: PATHS.checkIn, times: 2 });
+		const failed = await run({ items: [KARI], options: { timeout: 300 }, continueOnFail: true });
+		expect(outputOf(failed)).toEqual([
+			{ error: expect.stringMatching(/^Vipps did not answer the check-in within 300 ms, after 2 attempts/), details: expect.objectContaining({ attempts: 2, possibleDuplicate: true }) },
+		]);
+		const records = processedData.valuesOf('harness', 'vipps');
+
+		clockAt('2026-11-25T14:40:00');
+		const next = await run({ items: [KARI, OLA] });
+
+		expect(outputOf(next)[0]).toEqual({
+			...skipped('2026-11-25T14:00:00', '2026-11-25T14:40:00'),
+			message:
+				'Not sent again: an earlier attempt between 2026-11-25T14:00:00+01:00 and 2026-11-25T14:40:00+01:00 may have reached Vipps, though Vipps did not confirm it (option Skip Repeats)',
+			previousCheckIn: expect.objectContaining({ confirmed: false }),
+		});
+		// Kari's two timed-out attempts, then Ola only; looking the mark up left the records as they were (plus Ola's).
+		expect(sentPhoneNumbers()).toEqual(['4791234567', '4791234567', '4798765432']);
+		expect(processedData.valuesOf('harness', 'vipps')).toEqual([...records, expect.stringContaining('4798765432')]);
+	});
+
+	it('an execution cancelled while its check-in was under way leaves a possible check-in: the next run skips it and says so', async () => {
+		clockAt('2026-11-25T14:10:00');
+		simulator.injectFault({ fault: { kind: 'hang' }, path: PATHS.checkIn });
+		const running = startWorkflow(workflow({ items: [KARI] }), { credentials: [simulatorCredential(simulator)] });
+		// The token request, then the check-in, which Vipps holds: it has arrived when the execution is cancelled.
+		await simulator.waitForRequests(2);
+		running.cancel();
+		expect((await running.result).run.status).toBe('canceled');
+
+		clockAt('2026-11-25T14:40:00');
+		const next = await run({ items: [KARI] });
+		expect(outputOf(next)).toEqual([
+			expect.objectContaining({ skipped: true, message: expect.stringMatching(/may have reached Vipps/), previousCheckIn: expect.objectContaining({ confirmed: false }) }),
+		]);
+		expect(sentPhoneNumbers()).toEqual(['4791234567']);
 	});
 
 	it('Is Member is part of a repeat: a check-in as non-member (the app shows nothing) does not block the member one', async () => {
@@ -320,6 +369,18 @@ describe('Skip Repeats tells the truth', () => {
 			const again = await run({ items: Array.from({ length: 128 }, (_, i) => contact(i)), options: { skipRepeats: 'sameDay' } });
 			expect(outputOf(again).every((json) => json.skipped === true)).toBe(true);
 			expect(simulator.checkInRequests()).toEqual([]);
+		});
+
+		it('a repeat looks up its mark of a possible check-in without pushing out a record', async () => {
+			clockAt('2026-11-25T14:10:00');
+			const recorded = await tenThousandCheckInsToday();
+
+			const again = await run({ items: [contact(0), contact(9_999)], options: { skipRepeats: 'sameDay' } });
+			expect(outputOf(again).map((json) => json.previousCheckIn)).toEqual([
+				expect.objectContaining({ confirmed: true }),
+				expect.objectContaining({ confirmed: true }),
+			]);
+			expect(processedData.valuesOf('harness', 'vipps')).toEqual(recorded);
 		});
 
 		it('failures among successes: only the successes push out the oldest records, one each', async () => {

@@ -1,17 +1,21 @@
 /**
  * Runs one operation over all input items, top to bottom: read the settings, prepare (read and
- * check) every item, send the valid ones, put out one item per input, paired, in input order.
+ * check) every item, describe the dry ones, send the others, put out one item per input, paired,
+ * in input order.
+ *
+ * What may be an expression over the item (phone number, Is Member, MSN, Dry Run) is read per
+ * item; what describes the run (Concurrency, Max Requests per Second, Timeout) is read once.
  *
  * Every item is checked before the first request of the execution, the token request included: a
  * bad row 600 of 1,000 never leaves 599 check-ins sent behind a failed execution. Without Continue
  * On Fail the earliest bad item stops the node before anything is sent; with it, bad items become
  * error items and the rest are sent.
  *
- * A fixed number of workers send the valid items in order, paced by one RequestPacer per
- * execution. Without Continue On Fail the first failed send stops the node: no new item is
- * started, the items already under way (at most Concurrency − 1) finish, and the error names the
- * earliest failing item. With Continue On Fail each failure becomes an error item that n8n routes
- * to the error output when the node's On Error setting asks for one.
+ * A fixed number of workers send the items in order, through the client's pacing. Without
+ * Continue On Fail the first failed send stops the node: no new item is started, the items already
+ * under way (at most Concurrency − 1) finish, and the error names the earliest failing item and
+ * what had gone out. With Continue On Fail each failure becomes an error item that n8n routes to
+ * the error output when the node's On Error setting asks for one.
  */
 import {
 	ExecutionCancelledError,
@@ -26,7 +30,7 @@ import {
 
 import { VippsApiClient } from '../transport';
 import { InvalidCredentialsError, merchantSerialNumberProblem, parseVippsCredentials, type VippsCredentials } from '../transport/vippsCredentials';
-import { VippsError } from '../transport/vippsErrors';
+import { VippsError, type VippsErrorDetails } from '../transport/vippsErrors';
 import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS, MAX_CONCURRENCY } from './common.descriptions';
 
 export const CREDENTIAL_TYPE = 'vippsMobilePayApi';
@@ -43,8 +47,15 @@ export interface ItemOperation<Prepared> {
 	prepare(this: IExecuteFunctions, itemIndex: number): Prepared;
 	/** Sends one prepared item. */
 	send(this: IExecuteFunctions, client: VippsApiClient, prepared: Prepared, itemIndex: number): Promise<IDataObject>;
-	/** Set for a dry run: describes each item instead of sending it, and no token is fetched. */
-	dryRun?(client: VippsApiClient, prepared: Prepared): IDataObject;
+	/** The operation's Dry Run option, read per item: a dry item is described instead of sent (no token for it). */
+	dryRun?: {
+		isOn(this: IExecuteFunctions, itemIndex: number): boolean;
+		describe(client: VippsApiClient, prepared: Prepared): IDataObject;
+	};
+	/** What a prepared item's error item carries besides the failure, e.g. the phone number it was to send. */
+	failureFields?(prepared: Prepared): IDataObject;
+	/** Appended to the error that stops the node after a failed send: what had gone out by then. */
+	whatWentOut?(): string;
 }
 
 /** Sets an operation up from the node's options; throws NodeOperationError for a bad one. */
@@ -63,24 +74,48 @@ export async function getVippsCredentials(this: IExecuteFunctions): Promise<Vipp
 	}
 }
 
+/**
+ * Concurrency, Max Requests per Second and Timeout describe the whole run: read once, each on its
+ * own (no option is another's problem), never per item.
+ */
 function readBatchSettings(this: IExecuteFunctions): BatchSettings {
-	const options = this.getNodeParameter('options', 0, {}) as IDataObject;
-	const concurrency = Number(options.concurrency ?? DEFAULT_CONCURRENCY);
-	const rate = Number(options.maxRequestsPerSecond ?? 0);
-	const timeoutMs = Number(options.timeout ?? DEFAULT_TIMEOUT_MS);
+	const option = (name: string, fallback: number) => this.getNodeParameter(`options.${name}`, 0, fallback) as unknown;
+	const rawConcurrency = option('concurrency', DEFAULT_CONCURRENCY);
+	const rawRate = option('maxRequestsPerSecond', 0);
+	const rawTimeout = option('timeout', DEFAULT_TIMEOUT_MS);
+	const [concurrency, rate, timeoutMs] = [rawConcurrency, rawRate, rawTimeout].map(Number);
 	const problems: string[] = [];
 	if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
-		problems.push(`Concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}; got ${options.concurrency}`);
+		problems.push(`Concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}; got ${String(rawConcurrency)}`);
 	}
-	if (!Number.isFinite(rate) || rate < 0) problems.push(`Max Requests per Second must be 0 or more; got ${options.maxRequestsPerSecond}`);
-	if (!Number.isFinite(timeoutMs) || timeoutMs < 100) problems.push(`Timeout must be at least 100 ms; got ${options.timeout}`);
-	if (problems.length) throw new NodeOperationError(this.getNode(), problems.join('; '));
+	if (!Number.isFinite(rate) || rate < 0) problems.push(`Max Requests per Second must be 0 or more; got ${String(rawRate)}`);
+	if (!Number.isFinite(timeoutMs) || timeoutMs < 100) problems.push(`Timeout must be at least 100 ms; got ${String(rawTimeout)}`);
+	if (problems.length) {
+		throw new NodeOperationError(this.getNode(), problems.join('; '), {
+			description: 'These options apply to the whole run and take a fixed value, not an expression over the item.',
+		});
+	}
 	return { concurrency, maxRequestsPerSecond: rate > 0 ? rate : undefined, timeoutMs };
+}
+
+/**
+ * Item `itemIndex`'s value of a parameter that may be an expression over the item. An expression
+ * that throws fails this item only, its error naming the field (`label`).
+ */
+export function itemParameter(this: IExecuteFunctions, name: string, itemIndex: number, label: string, fallback?: unknown): unknown {
+	try {
+		return this.getNodeParameter(name, itemIndex, fallback) as unknown;
+	} catch (error) {
+		throw new NodeOperationError(this.getNode(), `${label}: ${(error as Error).message}`, {
+			itemIndex,
+			description: `Nothing was sent for this item: the expression of ${label} failed for it.`,
+		});
+	}
 }
 
 /** The per-item Merchant Serial Number option, checked like the credential's. */
 export function merchantSerialNumberOption(this: IExecuteFunctions, itemIndex: number): string | undefined {
-	const value = this.getNodeParameter('options.merchantSerialNumber', itemIndex, '') as unknown;
+	const value = itemParameter.call(this, 'options.merchantSerialNumber', itemIndex, 'Option "Merchant Serial Number"', '');
 	const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : value;
 	if (text === '' || text === undefined || text === null) return undefined;
 	const problem = typeof text === 'string' ? merchantSerialNumberProblem(text) : 'must be 4 to 7 digits';
@@ -133,48 +168,47 @@ export async function runBatch<Prepared>(
 	} catch (error) {
 		const nodeError = toNodeError(this, error);
 		if (!continueOnFail) throw nodeError;
-		return items.map((_, itemIndex) => errorItem(itemIndex, nodeError));
+		return items.map((_, itemIndex) => errorItem(itemIndex, nodeError, error));
 	}
 	const { operation, client, concurrency } = batch;
 	const results: INodeExecutionData[] = new Array(items.length);
 
-	// Prepare all, before the first request.
-	const valid: Array<{ itemIndex: number; prepared: Prepared }> = [];
+	// Prepare all, before the first request: every parameter that may be an expression is read for
+	// its own item, Dry Run included, and an expression that throws fails that item only.
+	const toSend: Array<{ itemIndex: number; prepared: Prepared }> = [];
 	for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
 		try {
-			valid.push({ itemIndex, prepared: operation.prepare.call(this, itemIndex) });
+			const prepared = operation.prepare.call(this, itemIndex);
+			if (operation.dryRun?.isOn.call(this, itemIndex)) {
+				results[itemIndex] = { json: operation.dryRun.describe(client, prepared), pairedItem: { item: itemIndex } };
+			} else {
+				toSend.push({ itemIndex, prepared });
+			}
 		} catch (error) {
 			const nodeError = toNodeError(this, error, itemIndex, client);
 			if (!continueOnFail) throw nodeError;
-			results[itemIndex] = errorItem(itemIndex, nodeError);
+			results[itemIndex] = errorItem(itemIndex, nodeError, error);
 		}
 	}
 
-	// Send the valid ones (a dry run only describes them).
+	// Send the others.
 	const failures: Array<{ itemIndex: number; error: NodeApiError | NodeOperationError }> = [];
-	const { dryRun } = operation;
-	if (dryRun) {
-		for (const { itemIndex, prepared } of valid) {
-			results[itemIndex] = { json: dryRun(client, prepared), pairedItem: { item: itemIndex } };
+	await forEachWithConcurrency(toSend.length, concurrency, signal, async (next) => {
+		// Without Continue On Fail the node stops at the first error: start nothing new (the
+		// items already under way finish).
+		if (failures.length) return;
+		const { itemIndex, prepared } = toSend[next];
+		try {
+			results[itemIndex] = {
+				json: await operation.send.call(this, client, prepared, itemIndex),
+				pairedItem: { item: itemIndex },
+			};
+		} catch (error) {
+			const nodeError = toNodeError(this, error, itemIndex, client);
+			if (continueOnFail) results[itemIndex] = errorItem(itemIndex, nodeError, error, operation.failureFields?.(prepared));
+			else failures.push({ itemIndex, error: nodeError });
 		}
-	} else {
-		await forEachWithConcurrency(valid.length, concurrency, signal, async (next) => {
-			// Without Continue On Fail the node stops at the first error: start nothing new (the
-			// items already under way finish).
-			if (failures.length) return;
-			const { itemIndex, prepared } = valid[next];
-			try {
-				results[itemIndex] = {
-					json: await operation.send.call(this, client, prepared, itemIndex),
-					pairedItem: { item: itemIndex },
-				};
-			} catch (error) {
-				const nodeError = toNodeError(this, error, itemIndex, client);
-				if (continueOnFail) results[itemIndex] = errorItem(itemIndex, nodeError);
-				else failures.push({ itemIndex, error: nodeError });
-			}
-		});
-	}
+	});
 
 	// Output in order.
 	if (signal?.aborted) {
@@ -184,8 +218,12 @@ export async function runBatch<Prepared>(
 			: new ManualExecutionCancelledError(this.getExecutionId());
 	}
 	if (failures.length) {
-		// Items still in flight when one failed may have failed too: report the earliest.
-		throw failures.reduce((first, failure) => (failure.itemIndex < first.itemIndex ? failure : first)).error;
+		// Items still in flight when one failed may have failed too: report the earliest, and what
+		// had gone out once they all ended.
+		const { error } = failures.reduce((first, failure) => (failure.itemIndex < first.itemIndex ? failure : first));
+		const wentOut = operation.whatWentOut?.();
+		if (wentOut) error.description = error.description ? `${error.description} ${wentOut}` : wentOut;
+		throw error;
 	}
 	return results;
 }
@@ -205,14 +243,23 @@ export async function forEachWithConcurrency(
 }
 
 /**
- * A failed item as n8n's own nodes emit it: `json` holds only `error` and `details`, which is
- * what n8n needs to send it to the error output under "Continue (using error output)"; under
- * "Continue (using regular output)" it stays on the main output.
+ * A failed item: `error` says what failed; `details` holds the description and the facts a
+ * workflow can route on: `httpCode` (when Vipps answered), `attempts` (HTTP attempts made, 0 when
+ * nothing was sent), `possibleDuplicate` (an attempt may have reached Vipps), and what the operation
+ * adds (`fields`, e.g. the phone number it was to send).
+ *
+ * The facts live inside `details` because n8n 2.41 moves an item to the error output under
+ * "Continue (using error output)" only when its `json` has no keys but `error`, `message` and
+ * `details` (WorkflowExecute.handleNodeErrorOutput), and an item carrying `item.error` has its
+ * `json` replaced by the message alone (WorkflowExecute.normalizeNodeErrors). So one shape serves
+ * both Continue settings: `{{ $json.details.possibleDuplicate }}` works on either output.
  */
-function errorItem(itemIndex: number, error: NodeApiError | NodeOperationError): INodeExecutionData {
+function errorItem(itemIndex: number, error: NodeApiError | NodeOperationError, cause: unknown, fields: IDataObject = {}): INodeExecutionData {
+	const facts: Partial<VippsErrorDetails> = cause instanceof VippsError ? cause.details : {};
 	const details: IDataObject = {};
 	if (error.description) details.description = error.description;
 	if ((error as NodeApiError).httpCode) details.httpCode = (error as NodeApiError).httpCode;
+	Object.assign(details, fields, { attempts: facts.attempts ?? 0, possibleDuplicate: facts.possibleDuplicate ?? false });
 	return { json: { error: error.message, details }, pairedItem: { item: itemIndex } };
 }
 

@@ -11,7 +11,7 @@ export const DEFAULT_CONCURRENCY = 128;
 export const MAX_CONCURRENCY = 128;
 export const DEFAULT_TIMEOUT_MS = 20_000;
 
-/** Options every Vipps call shares; each operation adds its own. */
+/** Options every Vipps call shares; each operation adds its own. Those that describe the whole run take no expression over the item. */
 export const requestOptions: INodeProperties[] = [
 	{
 		displayName: 'Merchant Serial Number',
@@ -20,32 +20,35 @@ export const requestOptions: INodeProperties[] = [
 		default: '',
 		placeholder: '123456',
 		description:
-			'Sends this Merchant-Serial-Number (MSN) instead of the one in the credential, e.g. per shop when partner keys act for several sales units. 4–7 digits, found in the Vipps MobilePay portal under For developers.',
+			'Sends this Merchant-Serial-Number (MSN) instead of the one in the credential, e.g. per shop when partner keys act for several sales units; an expression may give each item its own. 4–7 digits, found in the Vipps MobilePay portal under For developers.',
 	},
 	{
 		displayName: 'Concurrency',
 		name: 'concurrency',
 		type: 'number',
 		default: DEFAULT_CONCURRENCY,
+		noDataExpression: true,
 		typeOptions: { minValue: 1, maxValue: MAX_CONCURRENCY },
 		description:
-			'How many requests may be under way at once. When Vipps answers 429 (too many requests), the node slows down by itself and recovers afterwards.',
+			'How many requests may be under way at once, for the whole run (a fixed number, not per item). When Vipps answers 429 (too many requests), the node slows down by itself and recovers afterwards.',
 	},
 	{
 		displayName: 'Max Requests per Second',
 		name: 'maxRequestsPerSecond',
 		type: 'number',
 		default: 0,
+		noDataExpression: true,
 		typeOptions: { minValue: 0 },
-		description: 'An upper limit on requests started per second; 0 means no fixed limit',
+		description: 'An upper limit on requests started per second, for the whole run (a fixed number, not per item); 0 means no fixed limit',
 	},
 	{
 		displayName: 'Timeout',
 		name: 'timeout',
 		type: 'number',
 		default: DEFAULT_TIMEOUT_MS,
+		noDataExpression: true,
 		typeOptions: { minValue: 100 },
 		description:
-			'Milliseconds to wait for Vipps to answer a request before trying again. Timed-out requests are retried; a check-in may then show twice (it moves no money).',
+			'Milliseconds to wait for Vipps to answer a request before trying again, for the whole run (a fixed number, not per item). Timed-out requests are retried; a check-in may then show twice (it moves no money).',
 	},
 ];

@@ -12,10 +12,15 @@
  * when it fails. Every write lets the records grow by the check-ins under way in this process, so
  * a claim that is later given back never pushes out the record of a check-in that took place.
  *
+ * A send that failed but may have reached Vipps all the same (the transport's possibleDuplicate: a
+ * timeout, a 502–504, a cancel after the request was written) keeps its claim as a possible
+ * check-in, marked by a second key `<claim>:possible`: the next run skips it and says so. A repeat
+ * finds out which it met by probing that mark (recorded and at once removed again, under the lock).
+ *
  * Within this n8n process, a contact whose check-in is under way (in this execution or another of
- * the same node) is not looked up until that check-in ends: sent, the later one is a repeat;
- * failed, the later one tries. Across queue-mode workers nothing waits: a second worker may send
- * the same contact in the same moments.
+ * the same node) is not looked up until that check-in ends (or this execution is cancelled): sent
+ * or possibly sent, the later one is a repeat; failed, the later one tries. Across queue-mode
+ * workers nothing waits: a second worker may send the same contact in the same moments.
  *
  * - Same Hour / Same Day: the bucket is the calendar hour or day in the workflow's timezone.
  * - Within N Minutes: a sliding window. Time is cut into slots of N/5 minutes; a check-in claims
@@ -26,11 +31,13 @@
 import { DateTime } from 'luxon';
 import type { ICheckProcessedOptions, IExecuteFunctions } from 'n8n-workflow';
 
+import { VippsError } from '../../transport/vippsErrors';
+
 export type RepeatWindow = { kind: 'sameHour' } | { kind: 'sameDay' } | { kind: 'minutes'; minutes: number };
 
 /**
  * Records kept per node (n8n drops the oldest beyond this, plus one per check-in under way): one per
- * check-in, six in minutes mode.
+ * check-in, six in minutes mode; twice that for a possible check-in.
  */
 export const MAX_RECORDS = 10_000;
 
@@ -41,7 +48,15 @@ export const SLOTS_PER_WINDOW = 5;
 export interface PreviousCheckIn {
 	from: DateTime;
 	to: DateTime;
+	/** False when it failed but may have reached Vipps all the same. */
+	confirmed: boolean;
 }
+
+/** The mark beside a claim that a possible check-in keeps. */
+const possible = (key: string) => `${key}:possible`;
+
+/** The transport's fact: an attempt may have reached Vipps, though the check-in failed. */
+const mayHaveArrived = (error: unknown) => error instanceof VippsError && error.details.possibleDuplicate === true;
 
 export interface BucketKeys {
 	/** Present in n8n's records ⇔ a check-in within the window; claimed before this one is sent. */
@@ -88,7 +103,7 @@ export function contactKey(merchantSerialNumber: string | null, msisdn: string, 
  * call per item would rewrite the list once per item.
  */
 class RecordBook {
-	private waiting: Array<{ keys: string[]; remove: boolean; settle: (error: unknown, added?: Set<string>) => void }> = [];
+	private waiting: Array<{ keys: string[]; action: 'record' | 'remove' | 'probe'; settle: (error: unknown, added?: Set<string>) => void }> = [];
 	private writing = false;
 
 	constructor(
@@ -98,16 +113,21 @@ class RecordBook {
 
 	/** Records `keys`; resolves to those that were not recorded before. */
 	async record(keys: string[]): Promise<Set<string>> {
-		return await this.enqueue(keys, false);
+		return await this.enqueue(keys, 'record');
 	}
 
 	async remove(keys: string[]): Promise<void> {
-		await this.enqueue(keys, true);
+		await this.enqueue(keys, 'remove');
 	}
 
-	private enqueue(keys: string[], remove: boolean): Promise<Set<string>> {
+	/** Resolves to those of `keys` that are not recorded, and leaves the records as they were. */
+	async probe(keys: string[]): Promise<Set<string>> {
+		return await this.enqueue(keys, 'probe');
+	}
+
+	private enqueue(keys: string[], action: 'record' | 'remove' | 'probe'): Promise<Set<string>> {
 		return new Promise((resolve, reject) => {
-			this.waiting.push({ keys, remove, settle: (error, added) => (error ? reject(error) : resolve(added!)) });
+			this.waiting.push({ keys, action, settle: (error, added) => (error ? reject(error) : resolve(added!)) });
 			if (!this.writing) void this.write();
 		});
 	}
@@ -117,21 +137,26 @@ class RecordBook {
 		while (this.waiting.length) {
 			const batch = this.waiting;
 			this.waiting = [];
+			const keysTo = (action: 'record' | 'remove' | 'probe') => batch.filter((entry) => entry.action === action).flatMap((entry) => entry.keys);
 			try {
 				const added = await withNodeLock(this.node, async () => {
 					const { helpers } = this.context;
 					// Every claim in the records that may still be given back belongs to a check-in under
 					// way here: n8n trims to the cap plus those, so giving one back leaves the cap's worth.
-					const options: ICheckProcessedOptions = { mode: 'entries', maxEntries: MAX_RECORDS + (underWay.get(this.node)?.size ?? 0) };
+					const maxEntries = MAX_RECORDS + (underWay.get(this.node)?.size ?? 0);
+					const options: ICheckProcessedOptions = { mode: 'entries', maxEntries };
 					// Removals first: a check-in that failed gives its claim back before a retry claims it.
-					const removals = batch.filter((entry) => entry.remove).flatMap((entry) => entry.keys);
+					const removals = keysTo('remove');
 					if (removals.length) await helpers.removeProcessed(removals, 'node', options);
-					const records = batch.filter((entry) => !entry.remove).flatMap((entry) => entry.keys);
-					if (!records.length) return new Set<string>();
-					const { new: added } = await helpers.checkProcessedAndRecord(records, 'node', options);
-					return new Set(added.map(String));
+					const records = keysTo('record');
+					const recorded = records.length ? (await helpers.checkProcessedAndRecord(records, 'node', options)).new : [];
+					// A probe records what it asks about (room made for it, so nothing is trimmed) and removes the new ones again.
+					const probes = keysTo('probe');
+					const probed = probes.length ? (await helpers.checkProcessedAndRecord(probes, 'node', { ...options, maxEntries: maxEntries + probes.length })).new : [];
+					if (probed.length) await helpers.removeProcessed(probed, 'node', options);
+					return { record: new Set(recorded.map(String)), probe: new Set(probed.map(String)), remove: new Set<string>() };
 				});
-				for (const entry of batch) entry.settle(undefined, added);
+				for (const entry of batch) entry.settle(undefined, added[entry.action]);
 			} catch (error) {
 				for (const entry of batch) entry.settle(error);
 			}
@@ -163,6 +188,8 @@ export type GuardedCheckIn<T> = { sent: T } | { skipped: PreviousCheckIn };
 export class RepeatGuard {
 	private readonly book: RecordBook;
 	private readonly node: string;
+	/** Rejects when this execution is cancelled: a wait for another execution's check-in ends then. */
+	private readonly cancelled: Promise<never>;
 
 	constructor(
 		context: IExecuteFunctions,
@@ -171,16 +198,23 @@ export class RepeatGuard {
 	) {
 		this.node = `${context.getWorkflow().id}:${context.getNode().id}`;
 		this.book = new RecordBook(context, this.node);
+		const signal = context.getExecutionCancelSignal();
+		this.cancelled = new Promise((_, reject) => {
+			const cancel = () => reject(new Error('The workflow execution was cancelled while this check-in waited for the same customer\'s check-in in another execution'));
+			if (signal?.aborted) cancel();
+			else signal?.addEventListener('abort', cancel, { once: true });
+		});
+		this.cancelled.catch(() => undefined);
 	}
 
 	/**
 	 * Runs `send` unless `contact` was checked in within the window. A check-in of the same contact
 	 * under way in this process (this batch or another execution of the node) is waited for first:
-	 * sent, this one is a repeat; failed, this one tries.
+	 * sent or possibly sent, this one is a repeat; failed, this one tries.
 	 */
 	async checkIn<T>(contact: string, send: () => Promise<T>): Promise<GuardedCheckIn<T>> {
 		for (let earlier = underWay.get(this.node)?.get(contact); earlier; earlier = underWay.get(this.node)?.get(contact)) {
-			const previous = await earlier;
+			const previous = await Promise.race([earlier, this.cancelled]);
 			if (previous) return { skipped: previous };
 		}
 		let contacts = underWay.get(this.node);
@@ -192,21 +226,33 @@ export class RepeatGuard {
 			const now = DateTime.now().setZone(this.timezone);
 			const { claim, extend, since } = bucketKeys(this.window, contact, now);
 			if (!(await this.book.record([claim])).has(claim)) {
-				outcome = { from: since, to: now };
+				// No mark of a possible check-in beside the claim: the earlier one was confirmed.
+				const confirmed = (await this.book.probe([possible(claim)])).has(possible(claim));
+				outcome = { from: since, to: now, confirmed };
 				return { skipped: outcome };
 			}
 			let sent = false;
+			let possiblySent = false;
 			try {
-				const result = await send();
+				const result = await send().catch(async (error: unknown) => {
+					possiblySent = mayHaveArrived(error);
+					return await Promise.reject(error as Error);
+				});
 				sent = true;
 				const at = DateTime.now().setZone(this.timezone);
-				outcome = { from: at, to: at };
+				outcome = { from: at, to: at, confirmed: true };
 				// Sent: a failed write of the later slots only shortens the window, never fails the item.
 				if (extend.length) await this.book.record(extend).catch(() => undefined);
 				return { sent: result };
 			} finally {
-				// A failed send gives its claim back. Its error is the one to report: a failed removal only leaves the slot claimed.
-				if (!sent) await this.book.remove([claim]).catch(() => undefined);
+				// Its error is the one to report: a failed write here only leaves the records as they were.
+				if (!sent && possiblySent) {
+					// It may have reached Vipps: the claim stays, as a possible check-in from the claim until now.
+					outcome = { from: now, to: DateTime.now().setZone(this.timezone), confirmed: false };
+					await this.book.record([...extend, ...[claim, ...extend].map(possible)]).catch(() => undefined);
+				} else if (!sent) {
+					await this.book.remove([claim]).catch(() => undefined);
+				}
 			}
 		} finally {
 			contacts.delete(contact);

@@ -11,7 +11,7 @@ import { normalizePhoneNumber } from '../../helpers/phoneNumber';
 import { parseMembershipFlag } from '../../helpers/membership';
 import { parseYesNo } from '../../helpers/yesNo';
 import type { LoyaltyCheckIn, VippsApiClient } from '../../transport';
-import { merchantSerialNumberOption, type ItemOperation } from '../batch';
+import { itemParameter, merchantSerialNumberOption, type ItemOperation } from '../batch';
 import { requestOptions } from '../common.descriptions';
 import { MAX_RECORDS, RepeatGuard, contactKey, type PreviousCheckIn, type RepeatWindow } from './repeatGuard';
 
@@ -49,13 +49,14 @@ const properties: INodeProperties[] = [
 				type: 'boolean',
 				default: false,
 				description:
-					'Whether to only check and normalise every item and output the request that would be sent, without fetching a token or sending anything. Safe to use on production data.',
+					'Whether to only check and normalise the item and output the request that would be sent, without sending it. Read per item: an expression over the item (e.g. a test column) makes only those items dry, and when every item is dry no token is fetched. Safe to use on production data.',
 			},
 			{
 				displayName: 'Skip Repeats',
 				name: 'skipRepeats',
 				type: 'options',
 				default: 'off',
+				noDataExpression: true,
 				options: [
 					{ name: 'Off', value: 'off', description: 'Send every item' },
 					{
@@ -74,16 +75,17 @@ const properties: INodeProperties[] = [
 						description: 'Skip a phone number checked in less than that many minutes ago (up to a fifth longer)',
 					},
 				],
-				description: `Leave out a customer (phone number, MSN and Is Member) this node already checked in within the window, e.g. when a CRM reports every change of a contact. A repeat is not sent: its item comes out with "skipped": true and when the earlier check-in took place — the exact time for one sent in this n8n process just before, otherwise the span the records allow (since the hour, the day or the window began). Only successful check-ins count; a check-in still under way in another execution of this node is waited for. Dry Run records nothing. The records live in n8n's database, per node, and hold the latest ${MAX_RECORDS.toLocaleString('en')} check-ins (six records each with minutes): older ones are forgotten and may be sent again. In queue mode, two workers may still send the same customer in the same moments.`,
+				description: `Leave out a customer (phone number, MSN and Is Member) this node already checked in within the window, e.g. when a CRM reports every change of a contact. Applies to the whole run (a fixed choice, not per item). A repeat is not sent: its item comes out with "skipped": true and when the earlier check-in took place — the exact time for one sent in this n8n process just before, otherwise the span the records allow (since the hour, the day or the window began). Successful check-ins count, and so do failed ones that may have reached Vipps all the same (a timeout, a 502–504, a cancel after sending): their repeat says an earlier attempt may have arrived ("confirmed": false). A check-in still under way in another execution of this node is waited for. Dry Run records nothing. The records live in n8n's database, per node, and hold the latest ${MAX_RECORDS.toLocaleString('en')} check-ins (six records each with minutes): older ones are forgotten and may be sent again. In queue mode, two workers may still send the same customer in the same moments.`,
 			},
 			{
 				displayName: 'Skip Repeats Within (Minutes)',
 				name: 'skipRepeatsMinutes',
 				type: 'number',
 				default: 60,
+				noDataExpression: true,
 				typeOptions: { minValue: 1 },
 				displayOptions: { show: { skipRepeats: ['minutes'] } },
-				description: 'A phone number checked in less than this many minutes ago is not sent again',
+				description: 'A phone number checked in less than this many minutes ago is not sent again. Applies to the whole run (a fixed number, not per item).',
 			},
 			...requestOptions,
 		],
@@ -94,27 +96,34 @@ const displayOptions = { show: { resource: ['checkIn'], operation: ['send'] } };
 
 export const description = updateDisplayOptions(displayOptions, properties);
 
-/** Send Loyalty Check-in, set up from the node's options Dry Run and Skip Repeats. */
+/** Send Loyalty Check-in, set up from the node's option Skip Repeats. */
 export function setUp(this: IExecuteFunctions): ItemOperation<LoyaltyCheckIn> {
-	const dryRun = isDryRun.call(this);
 	const window = repeatWindow.call(this);
 	const guard = window && new RepeatGuard(this, window, this.getTimezone());
+	let delivered = 0;
 	return {
 		prepare: readCheckIn,
 		async send(client, checkIn) {
 			// The client's whole answer goes out: the check-in id and how it was delivered.
-			const sendCheckIn = async () => outputFor(client, checkIn, { ...(await client.sendLoyaltyCheckIn(checkIn)) });
+			const sendCheckIn = async () => {
+				const result = await client.sendLoyaltyCheckIn(checkIn);
+				delivered++;
+				return outputFor(client, checkIn, { ...result });
+			};
 			if (!guard) return await sendCheckIn();
 			const msn = client.merchantSerialNumberFor(checkIn.merchantSerialNumber);
 			const outcome = await guard.checkIn(contactKey(msn, checkIn.phoneNumber, checkIn.isMember), sendCheckIn);
 			return 'sent' in outcome ? outcome.sent : outputFor(client, checkIn, skipped(outcome.skipped));
 		},
-		dryRun: dryRun ? describe : undefined,
+		dryRun: { isOn: isDryRun, describe },
+		failureFields: ({ phoneNumber, isMember }) => ({ phoneNumber, isMember }),
+		whatWentOut: () =>
+			`${delivered} check-in${delivered === 1 ? ' was' : 's were'} delivered to Vipps before the node stopped (the items sent before this one, and those already under way). To see which, set Settings → On Error to "Continue": every item then comes out, sent or failed. With the option Skip Repeats on, running the items again does not send those twice.`,
 	};
 }
 
 function readCheckIn(this: IExecuteFunctions, itemIndex: number): LoyaltyCheckIn {
-	const rawPhone = this.getNodeParameter('phoneNumber', itemIndex, undefined) as unknown;
+	const rawPhone = itemParameter.call(this, 'phoneNumber', itemIndex, 'Phone Number');
 	const phone = normalizePhoneNumber(rawPhone);
 	if (!phone.valid) {
 		throw new NodeOperationError(this.getNode(), `Phone Number: ${phone.problem}`, {
@@ -122,7 +131,7 @@ function readCheckIn(this: IExecuteFunctions, itemIndex: number): LoyaltyCheckIn
 			description: 'Nothing was sent for this item. Map a Norwegian mobile number, e.g. +47 912 34 567.',
 		});
 	}
-	const rawMember = this.getNodeParameter('isMember', itemIndex, undefined) as unknown;
+	const rawMember = itemParameter.call(this, 'isMember', itemIndex, 'Is Member');
 	const member = parseMembershipFlag(rawMember);
 	if (!member.valid) {
 		throw new NodeOperationError(this.getNode(), `Is Member: ${member.problem}`, {
@@ -137,12 +146,13 @@ function readCheckIn(this: IExecuteFunctions, itemIndex: number): LoyaltyCheckIn
 	};
 }
 
-function isDryRun(this: IExecuteFunctions): boolean {
+function isDryRun(this: IExecuteFunctions, itemIndex: number): boolean {
 	// From an expression Dry Run may be "yes" or 1: anything unclear is refused, never sent for real.
-	const dryRun = parseYesNo(this.getNodeParameter('options.dryRun', 0, false) as unknown);
+	const dryRun = parseYesNo(itemParameter.call(this, 'options.dryRun', itemIndex, 'Option "Dry Run"', false));
 	if (!dryRun.valid) {
 		throw new NodeOperationError(this.getNode(), `Option "Dry Run": ${dryRun.problem}`, {
-			description: 'Nothing was sent. Turn Dry Run on or off, or make its expression give true or false.',
+			itemIndex,
+			description: 'Nothing was sent for this item. Turn Dry Run on or off, or make its expression give true or false.',
 		});
 	}
 	return dryRun.yes;
@@ -161,14 +171,13 @@ function outputFor(client: VippsApiClient, checkIn: LoyaltyCheckIn, extra: IData
 	};
 }
 
-function skipped({ from, to }: PreviousCheckIn): IDataObject {
+function skipped({ from, to, confirmed }: PreviousCheckIn): IDataObject {
 	const at = (time: DateTime) => time.toISO({ suppressMilliseconds: true });
 	const when = from.equals(to) ? `at ${at(from)}` : `between ${at(from)} and ${at(to)}`;
-	return {
-		skipped: true,
-		message: `Not sent again: already checked in ${when} (option Skip Repeats)`,
-		previousCheckIn: { from: from.toISO(), to: to.toISO() },
-	};
+	const message = confirmed
+		? `Not sent again: already checked in ${when} (option Skip Repeats)`
+		: `Not sent again: an earlier attempt ${when} may have reached Vipps, though Vipps did not confirm it (option Skip Repeats)`;
+	return { skipped: true, message, previousCheckIn: { from: from.toISO(), to: to.toISO(), confirmed } };
 }
 
 function repeatWindow(this: IExecuteFunctions): RepeatWindow | undefined {

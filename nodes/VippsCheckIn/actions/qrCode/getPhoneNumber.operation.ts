@@ -2,7 +2,7 @@ import { NodeOperationError, updateDisplayOptions, type INodeProperties } from '
 
 import { describeShape } from '../../helpers/phoneNumber';
 import { qrCodeCreatedAt } from '../../helpers/qrCode';
-import { merchantSerialNumberOption, type ItemOperation } from '../batch';
+import { itemParameter, merchantSerialNumberOption, type ItemOperation } from '../batch';
 import { requestOptions } from '../common.descriptions';
 
 const properties: INodeProperties[] = [
@@ -38,7 +38,7 @@ interface QrExchange {
 
 const getPhoneNumber: ItemOperation<QrExchange> = {
 	prepare(itemIndex) {
-		const qrCode = this.getNodeParameter('qrCode', itemIndex, undefined) as unknown;
+		const qrCode = itemParameter.call(this, 'qrCode', itemIndex, 'QR Code');
 		if (typeof qrCode !== 'string' || qrCode.trim() === '') {
 			throw new NodeOperationError(this.getNode(), `QR Code: expected the scanned text; got ${describeShape(qrCode)}`, {
 				itemIndex,

@@ -16,7 +16,9 @@ import type { IDataObject } from 'n8n-workflow';
 import { PATHS, type RecordedRequest } from '../../simulator/VippsSimulator';
 import { BULK_CHECKED_IN, BULK_CUSTOMER_NAMES, expectBulkRefusals } from '../fixtures/bulkExample';
 import { HUBSPOT_HEADERS, SCHEDULED_RUN, hubSpotContact, webhookCall } from '../fixtures/triggerItems';
-import { N8N_VERSION, type ExecuteResult } from './kit';
+import { simulatorCredential } from '../workflow/fixtures';
+import { HUBSPOT_APP_SECRET, signedHubSpotCall } from '../examples/hubspot';
+import { N8N_VERSION, kit, type ExecuteResult, type ImportedCredential, type RunningN8n } from './kit';
 import {
 	CHECK_IN_ID,
 	E2E_TIMEOUT_MS,
@@ -29,7 +31,11 @@ import {
 	itemsOf,
 	jsonOf,
 	loadExample,
+	publishWorkflow,
+	restApi,
 	withCredentials,
+	N8nUserFolder,
+	itWithN8nLog,
 	type WorkflowJson,
 } from './support';
 
@@ -110,68 +116,6 @@ describe('the examples, executed by `n8n execute`', () => {
 		expect(result.ok).toBe(true);
 	});
 
-	itN8n('crm-contact-updated.json: routes a loyalty member through If to Vipps Check-in', async () => {
-		const contact = hubSpotContact({ firstname: 'Kari', mobilephone: '+47 912 34 567', loyalty_member: 'true' });
-		const { result, requests } = await run(
-			headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT_HEADERS, 'production')),
-		);
-
-		expect(result.error).toBeNull();
-		expect(itemsOf(result, 'Is loyalty member?', 0)).toHaveLength(1);
-		expect(itemsOf(result, 'Is loyalty member?', 1)).toHaveLength(0);
-		expect(jsonOf(itemsOf(result, 'Vipps Check-in'))).toEqual([checkedIn('4791234567', true)]);
-		expect(result.runData?.['Not a member']).toBeUndefined();
-		expect(calls(requests)).toEqual([`200 ${PATHS.accessToken}`, `200 ${PATHS.checkIn}`]);
-		expect(requests[1].body).toEqual({ phoneNumber: '4791234567', isMember: true });
-		expectVippsSystemHeaders(requests, n8nWorkflowVersion);
-	});
-
-	itN8n('crm-contact-updated.json: HubSpot calling twice for the same contact checks it in once, across two n8n processes (Skip Repeats)', async () => {
-		const contact = hubSpotContact({ firstname: 'Kari', mobilephone: '+47 912 34 567', loyalty_member: 'true' });
-		const workflow = headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT_HEADERS, 'production'));
-		// One workflow executed twice: the records are per workflow and node, in n8n's database.
-		const id = await stack.n8n.importWorkflow(withCredentials(workflow, [stack.credential]));
-		const before = stack.simulator.requests.length;
-		const first = await stack.n8n.execute(id);
-		const second = await stack.n8n.execute(id);
-
-		expect([first.error, second.error]).toEqual([null, null]);
-		expect(jsonOf(itemsOf(first, 'Vipps Check-in'))).toEqual([checkedIn('4791234567', true)]);
-		const [repeat] = itemsOf(second, 'Vipps Check-in');
-		expect(repeat.json).toEqual({
-			skipped: true,
-			message: expect.stringMatching(/^Not sent again: already checked in between \S+ and \S+ \(option Skip Repeats\)$/),
-			previousCheckIn: { from: expect.any(String), to: expect.any(String) },
-			phoneNumber: '4791234567',
-			isMember: true,
-			merchantSerialNumber: '123456',
-		});
-		expect(repeat.pairedItem).toEqual({ item: 0 });
-		// Within the last 60 minutes, and at most a fifth longer.
-		const previous = repeat.json.previousCheckIn as { from: string; to: string };
-		const minutesBack = (Date.parse(previous.to) - Date.parse(previous.from)) / 60_000;
-		expect(minutesBack).toBeGreaterThanOrEqual(60);
-		expect(minutesBack).toBeLessThanOrEqual(72);
-		expect(calls(stack.simulator.requests.slice(before)).filter((call) => call.endsWith(PATHS.checkIn))).toEqual([`200 ${PATHS.checkIn}`]);
-	});
-
-	describe.each([
-		['"false"', { loyalty_member: 'false' }],
-		['no loyalty_member property at all', {}],
-	])('crm-contact-updated.json, a non-member (%s)', (_label, membership) => {
-		itN8n('goes to "Not a member", and nothing is sent to Vipps', async () => {
-			const contact = hubSpotContact({ firstname: 'Ola', mobilephone: '98765432', ...membership });
-			const { result, requests } = await run(
-				headlessCopy(loadExample('crm-contact-updated.json'), webhookCall('hubspot-contact-updated', contact, HUBSPOT_HEADERS, 'production')),
-			);
-
-			expect(result.error).toBeNull();
-			expect(itemsOf(result, 'Not a member')).toHaveLength(1);
-			expect(result.runData?.['Vipps Check-in']).toBeUndefined();
-			expect(requests).toEqual([]);
-		});
-	});
-
 	itN8n('scheduled-bulk-check-in.json: sends the valid numbers, explains the invalid ones (On Error → Continue), keeps pairing, one token for all', async () => {
 		const { result, requests } = await run(headlessCopy(loadExample('scheduled-bulk-check-in.json'), SCHEDULED_RUN));
 
@@ -238,5 +182,103 @@ describe('the examples, executed by `n8n execute`', () => {
 		expect(JSON.stringify(result.runData)).not.toContain(stack.simulator.keys.subscriptionKey);
 		expect(JSON.stringify(result.runData)).not.toContain(stack.simulator.keys.clientSecret);
 		expect(requests).toEqual([]);
+	});
+});
+
+/**
+ * The two webhook examples published in a running n8n (`n8n start`), called at their production
+ * URLs as HubSpot and the till call them, and by a stranger who learned the URL.
+ */
+describe('the webhook examples, published in a running n8n', () => {
+	let folder: N8nUserFolder | undefined;
+	let server: RunningN8n | undefined;
+	const itServer = itWithN8nLog(() => server?.logTail());
+	const TILL_KEY = 'till-password-for-the-e2e-test';
+
+	beforeAll(async () => {
+		folder = await N8nUserFolder.create();
+		server = await kit.startN8n(folder.env);
+		const { cookie } = await kit.setupOwner(server.url);
+		const rest = restApi(server.url, cookie);
+		// The builder's credentials, created as the editor creates them.
+		const { id: _harnessId, ...vipps } = simulatorCredential(stack.simulator);
+		const credentials: ImportedCredential[] = [];
+		for (const credential of [
+			{ ...vipps, name: 'Vipps MobilePay API (simulator)' },
+			{ name: 'Till key', type: 'httpHeaderAuth', data: { name: 'X-Till-Key', value: TILL_KEY } },
+			{ name: 'HubSpot app secret', type: 'crypto', data: { hmacSecret: HUBSPOT_APP_SECRET } },
+		]) {
+			const { id } = await rest<{ id: string }>('POST', '/credentials', credential);
+			credentials.push({ ...credential, id });
+		}
+		await publishWorkflow(server.url, rest, withCredentials(loadExample('crm-contact-updated.json'), credentials), 'hubspot-contact-updated');
+		await publishWorkflow(server.url, rest, withCredentials(loadExample('qr-code-to-check-in.json'), credentials), 'vipps-qr-scan');
+	}, E2E_TIMEOUT_MS);
+
+	afterAll(async () => {
+		await server?.stop();
+		folder?.remove();
+	}, E2E_TIMEOUT_MS);
+
+	async function post(path: string, body: string, headers: Record<string, string>): Promise<number> {
+		const response = await fetch(`${server!.url}/webhook/${path}`, { method: 'POST', headers, body });
+		await response.text();
+		return response.status;
+	}
+
+	/** Resolves once the simulator has received a check-in after request number `from`: the requests since then. */
+	async function untilCheckIn(from: number): Promise<RecordedRequest[]> {
+		for (let count = from + 1; ; count++) {
+			const requests = (await stack.simulator.waitForRequests(count)).slice(from);
+			if (requests.some((request) => request.path === PATHS.checkIn)) return [...requests];
+		}
+	}
+
+	itServer('crm-contact-updated.json: unsigned, wrongly signed, tampered and replayed calls get 401 and send nothing; a call signed by HubSpot checks the member in', async () => {
+		const url = `${server!.url}/webhook/hubspot-contact-updated`;
+		const contact = hubSpotContact({ firstname: 'Bjørn', mobilephone: '+47 912 34 567', loyalty_member: 'true' });
+		const signed = signedHubSpotCall(url, contact);
+		const before = stack.simulator.requests.length;
+
+		const refused = {
+			unsigned: await post('hubspot-contact-updated', signed.rawBody, { 'content-type': 'application/json' }),
+			'another secret': await post('hubspot-contact-updated', signed.rawBody, signedHubSpotCall(url, contact, { secret: 'a-guessed-secret' }).headers),
+			'body re-serialised': await post('hubspot-contact-updated', JSON.stringify(contact), signed.headers),
+			'signed 6 minutes ago': await post(
+				'hubspot-contact-updated',
+				signed.rawBody,
+				signedHubSpotCall(url, contact, { signedAt: Date.now() - 6 * 60_000 }).headers,
+			),
+		};
+		expect(refused).toEqual({ unsigned: 401, 'another secret': 401, 'body re-serialised': 401, 'signed 6 minutes ago': 401 });
+		// A refusal is the last node of its branch: once answered, nothing more runs.
+		expect(stack.simulator.requests.slice(before)).toEqual([]);
+
+		expect(await post('hubspot-contact-updated', signed.rawBody, { ...HUBSPOT_HEADERS, ...signed.headers })).toBe(200);
+		const requests = await untilCheckIn(before);
+		expect(requests.filter((request) => request.path === PATHS.checkIn).map((request) => request.body)).toEqual([
+			{ phoneNumber: '4791234567', isMember: true },
+		]);
+		expect(requests.filter((request) => request.path !== PATHS.accessToken && request.path !== PATHS.checkIn)).toEqual([]);
+	});
+
+	itServer('qr-code-to-check-in.json: a call without the till\'s header, or with a wrong one, is refused by n8n (403) and sends nothing; the till\'s call checks in', async () => {
+		stack.simulator.registerPersonalQrCode(SCANNED_QR_CODE, '4748123456');
+		const body = JSON.stringify({ qrCode: SCANNED_QR_CODE });
+		const before = stack.simulator.requests.length;
+
+		// n8n's Header Auth answers 403 ("Authorization data is wrong!") before any node runs.
+		expect({
+			'no header': await post('vipps-qr-scan', body, { 'content-type': 'application/json' }),
+			'wrong value': await post('vipps-qr-scan', body, { 'content-type': 'application/json', 'x-till-key': 'guess' }),
+		}).toEqual({ 'no header': 403, 'wrong value': 403 });
+		expect(stack.simulator.requests.slice(before)).toEqual([]);
+
+		expect(await post('vipps-qr-scan', body, { 'content-type': 'application/json', 'x-till-key': TILL_KEY })).toBe(200);
+		const requests = await untilCheckIn(before);
+		expect(requests.filter((request) => request.path === PATHS.qrExchange).map((request) => (request.body as IDataObject).qrCode)).toEqual([SCANNED_QR_CODE]);
+		expect(requests.filter((request) => request.path === PATHS.checkIn).map((request) => request.body)).toEqual([
+			{ phoneNumber: '4748123456', isMember: true },
+		]);
 	});
 });

@@ -15,7 +15,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import { PATHS, type VippsSimulator } from '../../simulator/VippsSimulator';
+import { DEFAULT_SIMULATOR_KEYS, PATHS, SIMULATOR_MERCHANT_SERIAL_NUMBER, VippsSimulator } from '../../simulator/VippsSimulator';
 import { simulatorCredential, startSimulator } from '../workflow/fixtures';
 import { kit, type UserFolder } from './kit';
 import {
@@ -148,5 +148,31 @@ describe("the README's install route, in real n8n", () => {
 			{ phoneNumber: '4798765432', isMember: false },
 		]);
 		expect(simulator.requests.map((request) => request.path)).toContain(PATHS.accessToken);
+	});
+});
+
+describe("the README's keyless path into the user's own n8n", () => {
+	const readme = readFileSync(join(REPOSITORY_ROOT, 'README.md'), 'utf8');
+
+	it('starts the simulator on a fixed port and gives the address, keys and MSN it answers to', async () => {
+		expect(readme).toContain('npm run simulator -- --port 8080');
+		const { clientId, clientSecret, subscriptionKey } = DEFAULT_SIMULATOR_KEYS;
+		for (const value of ['http://127.0.0.1:8080', clientId, clientSecret, subscriptionKey, SIMULATOR_MERCHANT_SERIAL_NUMBER]) {
+			expect(readme).toContain(`\`${value}\``);
+		}
+		// What `--port 8080` starts: the simulator on that port of 127.0.0.1, with those keys.
+		const simulator = await VippsSimulator.start({ port: 0 });
+		try {
+			expect(simulator.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+			expect(simulator.credentialData()).toMatchObject({ clientId, clientSecret, subscriptionKey, merchantSerialNumber: SIMULATOR_MERCHANT_SERIAL_NUMBER });
+		} finally {
+			await simulator.close();
+		}
+	});
+
+	it('names N8N_UNVERIFIED_PACKAGES_ENABLED and what building the tarball costs', () => {
+		expect(readme).toContain('N8N_UNVERIFIED_PACKAGES_ENABLED=true');
+		expect(readme).toMatch(/`npm ci` takes\s+about 3 minutes and 1\.4 GB/);
+		expect(readme).toContain('EBADENGINE');
 	});
 });

@@ -18,11 +18,33 @@ import {
 	type IVersionedNodeType,
 } from 'n8n-workflow';
 
-import { BASE_NODES, REPOSITORY_ROOT, loadPackage, processedData, runWorkflow, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
+import {
+	BASE_NODES,
+	REPOSITORY_ROOT,
+	loadPackage,
+	processedData,
+	runWorkflow,
+	type HarnessCredential,
+	type WorkflowJson,
+	type WorkflowRun,
+} from '../../harness/runWorkflow';
 import type { VippsSimulator } from '../../simulator/VippsSimulator';
 import { BULK_CHECKED_IN, BULK_CUSTOMER_NAMES, expectBulkRefusals } from '../fixtures/bulkExample';
 import { HUBSPOT_HEADERS, SCHEDULED_RUN, hubSpotContact, webhookCall } from '../fixtures/triggerItems';
 import { VIPPS_NODE_TYPE, simulatorCredential, startSimulator } from '../workflow/fixtures';
+import { HUBSPOT_APP_SECRET, signedHubSpotCall } from './hubspot';
+
+/**
+ * The n8n nodes the secured webhook examples use, beside those the harness knows: the crm example
+ * checks HubSpot's signature with Extract From File, Crypto, Date & Time and Respond to Webhook.
+ * (Kept here, next to the examples that need them; they could move into the harness's list.)
+ */
+Object.assign(BASE_NODES, {
+	'n8n-nodes-base.extractFromFile': 'Files/ExtractFromFile/ExtractFromFile.node.js',
+	'n8n-nodes-base.crypto': 'Crypto/Crypto.node.js',
+	'n8n-nodes-base.dateTime': 'DateTime/DateTime.node.js',
+	'n8n-nodes-base.respondToWebhook': 'RespondToWebhook/RespondToWebhook.node.js',
+});
 
 const EXAMPLES_DIR = join(REPOSITORY_ROOT, 'examples');
 const EXAMPLE_FILES = [
@@ -31,8 +53,14 @@ const EXAMPLE_FILES = [
 	'scheduled-bulk-check-in.json',
 	'qr-code-to-check-in.json',
 	'dry-run.json',
+	'possible-duplicates-to-staff.json',
 ];
 const PLACEHOLDER_CREDENTIAL = { vippsMobilePayApi: { id: 'REPLACE_ME', name: 'Vipps MobilePay API' } };
+/** The credential each secured webhook example asks the builder for, as a placeholder too. */
+const OTHER_PLACEHOLDERS: Record<string, INode['credentials']> = {
+	'n8n-nodes-base.webhook': { httpHeaderAuth: { id: 'REPLACE_ME', name: 'Till key' } },
+	'n8n-nodes-base.crypto': { crypto: { id: 'REPLACE_ME', name: 'HubSpot app secret' } },
+};
 
 const TRIGGER_TYPES = [
 	'n8n-nodes-base.manualTrigger',
@@ -61,15 +89,27 @@ function triggerOf(workflow: WorkflowJson): INode {
 	return triggers[0];
 }
 
-/** What the builder does after import: picks their own credential in every Vipps node. */
+/** The builder's own credentials: the Vipps keys (here the simulator's), the till's header, the HubSpot app's secret. */
+function builderCredentials(simulator: VippsSimulator): HarnessCredential[] {
+	return [
+		simulatorCredential(simulator),
+		{ id: 'till-key', name: 'Till key', type: 'httpHeaderAuth', data: { name: 'X-Till-Key', value: 'till-password-for-tests' } },
+		{ id: 'hubspot-secret', name: 'HubSpot app secret', type: 'crypto', data: { hmacSecret: HUBSPOT_APP_SECRET } },
+	];
+}
+
+/** What the builder does after import: picks their own credential wherever the example has a placeholder. */
 function withCredential(workflow: WorkflowJson, simulator: VippsSimulator) {
-	const credential = simulatorCredential(simulator);
-	const nodes = workflow.nodes.map((node) =>
-		node.credentials?.vippsMobilePayApi
-			? { ...node, credentials: { vippsMobilePayApi: { id: credential.id, name: credential.name } } }
-			: node,
-	);
-	return { workflow: { ...workflow, nodes }, credentials: [credential] };
+	const credentials = builderCredentials(simulator);
+	const nodes = workflow.nodes.map((node) => {
+		if (!node.credentials) return node;
+		const picked = Object.keys(node.credentials).map((type) => {
+			const credential = credentials.find((candidate) => candidate.type === type)!;
+			return [type, { id: credential.id, name: credential.name }];
+		});
+		return { ...node, credentials: Object.fromEntries(picked) as INode['credentials'] };
+	});
+	return { workflow: { ...workflow, nodes }, credentials };
 }
 
 /** Runs an example as its trigger would start it, with `triggerItems` pinned as the trigger's output. */
@@ -132,10 +172,30 @@ function webhookItem(webhookNode: INode, body: IDataObject, headers: IDataObject
 	return { json: webhookCall(webhookNode.parameters.path as string, body, headers, 'test') };
 }
 
+/**
+ * The Webhook node's item for a HubSpot call, as n8n emits it with the Raw Body option: the parsed
+ * body, the headers, and the bytes as sent as binary `data`. Signed as HubSpot signs it, unless
+ * `signing` says otherwise; `rawBody` replaces the bytes sent (to send other bytes than were signed).
+ */
+function hubSpotItem(
+	webhookNode: INode,
+	contact: IDataObject,
+	signing: { secret?: string; signedAt?: number; unsigned?: boolean; rawBody?: string } = {},
+): INodeExecutionData {
+	const json = webhookCall(webhookNode.parameters.path as string, contact, HUBSPOT_HEADERS, 'test');
+	const call = signedHubSpotCall(json.webhookUrl as string, contact, signing);
+	const headers = signing.unsigned ? { 'content-type': 'application/json' } : call.headers;
+	return {
+		json: { ...json, headers: { ...(json.headers as IDataObject), ...headers } },
+		binary: { data: { data: Buffer.from(signing.rawBody ?? call.rawBody).toString('base64'), mimeType: 'application/json' } },
+	};
+}
+
 describe('running the examples', () => {
 	let simulator: VippsSimulator;
 
 	beforeEach(async () => {
+		processedData.clear();
 		simulator = await startSimulator();
 	});
 
@@ -166,15 +226,27 @@ describe('running the examples', () => {
 			expect(run.itemsOf('Vipps Check-in')[0].json).toMatchObject({ phoneNumber: '4798765432', isMember: false });
 			expect(checkInBodies(simulator)).toEqual([{ phoneNumber: '4798765432', isMember: false }]);
 		});
+
+		it('checks a number in once a day however often the public form is sent for it (Skip Repeats)', async () => {
+			const first = await runExample('form-check-in.json', simulator, async (_, form) => [await formSubmission(form, { phone: '98765432', member: 'Yes' })]);
+			const again = await runExample('form-check-in.json', simulator, async (_, form) => [await formSubmission(form, { phone: '+47 987 65 432', member: 'Yes' })]);
+
+			expect(first.itemsOf('Vipps Check-in')[0].json).toMatchObject({ checkInId: expect.stringMatching(CHECK_IN_ID) });
+			expect(again.itemsOf('Vipps Check-in')[0].json).toMatchObject({ skipped: true, phoneNumber: '4798765432' });
+			expect(checkInBodies(simulator)).toEqual([{ phoneNumber: '4798765432', isMember: true }]);
+		});
 	});
 
 	describe('crm-contact-updated.json', () => {
-		it('routes a loyalty member to Vipps Check-in', async () => {
+		it('accepts a call signed by HubSpot and routes a loyalty member to Vipps Check-in', async () => {
 			const run = await runExample('crm-contact-updated.json', simulator, (_, webhook) => [
-				webhookItem(webhook, hubSpotContact({ firstname: 'Kari', mobilephone: '+47 912 34 567', loyalty_member: 'true' }), HUBSPOT_HEADERS),
+				hubSpotItem(webhook, hubSpotContact({ firstname: 'Bjørn', mobilephone: '+47 912 34 567', loyalty_member: 'true' })),
 			]);
 
 			expect(run.error).toBeUndefined();
+			expect(run.itemsOf('Accept the call')).toHaveLength(1);
+			expect(run.itemsOf('Refuse: not signed by HubSpot')).toHaveLength(0);
+			expect(run.itemsOf('Refuse: too old')).toHaveLength(0);
 			expect(run.itemsOf('Is loyalty member?', 0)).toHaveLength(1);
 			expect(run.itemsOf('Is loyalty member?', 1)).toHaveLength(0);
 			expect(run.itemsOf('Not a member')).toHaveLength(0);
@@ -187,8 +259,8 @@ describe('running the examples', () => {
 		it('checks a contact in once when HubSpot calls again for another change (Skip Repeats)', async () => {
 			processedData.clear();
 			const kari = hubSpotContact({ firstname: 'Kari', mobilephone: '+47 912 34 567', loyalty_member: 'true' });
-			const first = await runExample('crm-contact-updated.json', simulator, (_, webhook) => [webhookItem(webhook, kari, HUBSPOT_HEADERS)]);
-			const second = await runExample('crm-contact-updated.json', simulator, (_, webhook) => [webhookItem(webhook, kari, HUBSPOT_HEADERS)]);
+			const first = await runExample('crm-contact-updated.json', simulator, (_, webhook) => [hubSpotItem(webhook, kari)]);
+			const second = await runExample('crm-contact-updated.json', simulator, (_, webhook) => [hubSpotItem(webhook, kari)]);
 
 			expect(first.itemsOf('Vipps Check-in')[0].json).toMatchObject({ checkInId: expect.stringMatching(CHECK_IN_ID) });
 			expect(second.itemsOf('Vipps Check-in')[0].json).toMatchObject({
@@ -204,13 +276,32 @@ describe('running the examples', () => {
 			['no loyalty_member property at all', {}],
 		])('sends nothing to Vipps for a non-member (%s) and routes the contact to "Not a member"', async (_label, membership) => {
 			const run = await runExample('crm-contact-updated.json', simulator, (_, webhook) => [
-				webhookItem(webhook, hubSpotContact({ firstname: 'Ola', mobilephone: '98765432', ...membership }), HUBSPOT_HEADERS),
+				hubSpotItem(webhook, hubSpotContact({ firstname: 'Ola', mobilephone: '98765432', ...membership })),
 			]);
 
 			expect(run.error).toBeUndefined();
 			expect(run.itemsOf('Is loyalty member?', 0)).toHaveLength(0);
 			expect(run.itemsOf('Not a member')).toHaveLength(1);
 			expect(run.itemsOf('Not a member')[0].json.body).toMatchObject({ objectId: 51 });
+			expect(run.run.data.resultData.runData['Vipps Check-in']).toBeUndefined();
+			expect(simulator.requests).toHaveLength(0);
+		});
+
+		const member = hubSpotContact({ firstname: 'Kari', mobilephone: '+47 912 34 567', loyalty_member: 'true' });
+		it.each([
+			['a call without signature headers', 'Refuse: not signed by HubSpot', { unsigned: true }],
+			['a call signed with another secret', 'Refuse: not signed by HubSpot', { secret: 'a-guessed-secret' }],
+			['a body other than the one signed', 'Refuse: not signed by HubSpot', { rawBody: JSON.stringify({ ...member, portalId: 1 }) }],
+			['a body re-serialised (not byte for byte what was signed)', 'Refuse: not signed by HubSpot', { rawBody: JSON.stringify(member) }],
+			['a correctly signed call from 6 minutes ago (a replay)', 'Refuse: too old', { signedAt: Date.now() - 6 * 60_000 }],
+		])('answers %s with 401 and sends nothing', async (_label, refusedBy, signing) => {
+			const run = await runExample('crm-contact-updated.json', simulator, (_, webhook) => [hubSpotItem(webhook, member, signing)]);
+
+			expect(run.error).toBeUndefined();
+			expect(run.itemsOf(refusedBy)).toHaveLength(1);
+			const respond = loadExample('crm-contact-updated.json').nodes.find((node) => node.name === refusedBy)!;
+			expect(respond.parameters.options).toEqual({ responseCode: 401 });
+			expect(run.run.data.resultData.runData['Accept the call']).toBeUndefined();
 			expect(run.run.data.resultData.runData['Vipps Check-in']).toBeUndefined();
 			expect(simulator.requests).toHaveLength(0);
 		});
@@ -282,6 +373,38 @@ describe('running the examples', () => {
 		});
 	});
 
+	describe('possible-duplicates-to-staff.json', () => {
+		it('routes a failure that may have arrived to staff, and one that was not received to the safe-to-send-again branch', async () => {
+			// Kari: Vipps's gateway answers 503 twice, so both attempts may have arrived. Anna: Vipps answers 500, nothing was received.
+			simulator.injectFault({ fault: { kind: 'status', status: 503, retryAfterSeconds: 0 }, phoneNumber: '4791234567', times: 2 });
+			simulator.injectFault({ fault: { kind: 'status', status: 500 }, phoneNumber: '4741234567' });
+			const run = await runExample('possible-duplicates-to-staff.json', simulator, () => [{ json: {} }]);
+
+			expect(run.error).toBeUndefined();
+			expect(jsonOf(run.itemsOf('Vipps Check-in', 0))).toEqual([
+				{ checkInId: expect.stringMatching(CHECK_IN_ID), ...SENT_ONCE, phoneNumber: '4798765432', isMember: true, merchantSerialNumber: '123456' },
+			]);
+			// The facts an error item carries as fields, httpCode as a number or its text.
+			const facts = (items: INodeExecutionData[]) =>
+				jsonOf(items).map(({ phoneNumber, isMember, attempts, possibleDuplicate, httpCode, error, details }) => ({
+					phoneNumber,
+					isMember,
+					attempts,
+					possibleDuplicate,
+					httpCode: String(httpCode),
+					error: typeof error,
+					details: typeof details,
+				}));
+			const failed = { error: 'string', details: 'object' };
+			expect(facts(run.itemsOf('Tell staff: may have arrived'))).toEqual([
+				{ phoneNumber: '4791234567', isMember: true, attempts: 2, possibleDuplicate: true, httpCode: '503', ...failed },
+			]);
+			expect(facts(run.itemsOf('Not received: safe to send again'))).toEqual([
+				{ phoneNumber: '4741234567', isMember: false, attempts: 1, possibleDuplicate: false, httpCode: '500', ...failed },
+			]);
+		});
+	});
+
 	describe('dry-run.json', () => {
 		it('shows what would be sent for every row and sends nothing, not even a token request', async () => {
 			const run = await runExample('dry-run.json', simulator, () => [{ json: {} }]);
@@ -308,8 +431,14 @@ describe('running the examples', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-/** What n8n's editor writes when a field is dragged from the input panel into a parameter. */
-const DRAGGED_FIELD = /^=\{\{ \$json(\.[A-Za-z_][A-Za-z0-9_]*)+ \}\}$/;
+/**
+ * What n8n's editor writes when fields are dragged from the input panel into a parameter: one
+ * `{{ $json.a.b }}` per field (`['x-name']` for a name with a dash, as the editor writes it), or
+ * several dragged into one text, with plain text around them; and `{{ $now }}`, the current time
+ * the expression editor offers. Nothing that calls a function or computes.
+ */
+const FIELD = String.raw`\{\{ (\$json(\.[A-Za-z_][A-Za-z0-9_]*|\['[A-Za-z0-9_-]+'\])+|\$now) \}\}`;
+const DRAGGED_FIELD = new RegExp(`^=([^{}]*${FIELD})+[^{}]*$`);
 
 /** Every expression (a string starting with "=") among a node's parameters, however deeply nested. */
 function expressionsIn(value: unknown): string[] {
@@ -387,10 +516,10 @@ describe('the example files', () => {
 			}
 		});
 
-		it('carries only the credential placeholder, never keys', () => {
+		it('carries only credential placeholders, never keys', () => {
 			for (const node of workflow.nodes) {
 				if (node.type === VIPPS_NODE_TYPE) expect(node.credentials).toEqual(PLACEHOLDER_CREDENTIAL);
-				else expect(node.credentials).toBeUndefined();
+				else if (node.credentials) expect({ node: node.name, credentials: node.credentials }).toEqual({ node: node.name, credentials: OTHER_PLACEHOLDERS[node.type] });
 			}
 			expect(working.some((node) => node.type === VIPPS_NODE_TYPE)).toBe(true);
 			expect(text).not.toMatch(/clientSecret|client_secret|subscriptionKey|Ocp-Apim|access_?token|Bearer\s+\w/i);
@@ -434,6 +563,34 @@ describe('the example files', () => {
 				}
 			}
 			expect([...reached].sort()).toEqual([...names].sort());
+		});
+	});
+
+	describe.each(EXAMPLE_FILES)('%s lets no stranger in', (file) => {
+		const workflow = loadExample(file);
+
+		it('every webhook takes an n8n credential (Header Auth) or answers 401 to what its own nodes refuse', () => {
+			for (const webhook of workflow.nodes.filter((node) => node.type === 'n8n-nodes-base.webhook')) {
+				const { authentication, responseMode } = webhook.parameters as IDataObject;
+				if (authentication === 'headerAuth') {
+					expect(webhook.credentials).toEqual(OTHER_PLACEHOLDERS['n8n-nodes-base.webhook']);
+					continue;
+				}
+				expect({ webhook: webhook.name, authentication: authentication ?? 'none', responseMode }).toEqual({
+					webhook: webhook.name,
+					authentication: 'none',
+					responseMode: 'responseNode',
+				});
+				const refusals = workflow.nodes.filter((node) => node.type === 'n8n-nodes-base.respondToWebhook' && (node.parameters.options as IDataObject)?.responseCode === 401);
+				expect(refusals.length).toBeGreaterThan(0);
+			}
+		});
+
+		it('a public form checks a number in at most once a day (Skip Repeats)', () => {
+			if (!workflow.nodes.some((node) => node.type === 'n8n-nodes-base.formTrigger')) return;
+			for (const vipps of workflow.nodes.filter((node) => node.type === VIPPS_NODE_TYPE)) {
+				expect((vipps.parameters.options as IDataObject).skipRepeats).toEqual(expect.stringMatching(/^(sameDay|sameHour|minutes)$/));
+			}
 		});
 	});
 

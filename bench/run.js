@@ -7,7 +7,7 @@
 // NODE_EXTRA_CA_CERTS). Everything is compared within the run, as ratios: the machine may be
 // shared, and other load moves absolute times.
 //
-//   npm run bench               (= npm run build && node bench/run.js; about 25 minutes): the batch
+//   npm run bench               (= npm run build && node bench/run.js; about 35 minutes): the batch
 //                               scenarios below, then the storm (bench/storm.js)
 //   node bench/run.js --quick   for development: fewer, smaller batch scenarios, no repeats, no storm
 //   node bench/run.js --storm   the storm only (issue 19): 150 webhook calls of one contact each at
@@ -1017,7 +1017,8 @@ async function main() {
 		console.log(`\n${storm.stormText(stormResult, protocols)}`);
 		console.log(
 			`\nfirst→last ms: from the first webhook call sent to the last answer received; ÷max(ideal, open): to the larger of ` +
-				`calls ÷ the gateway's limit and the same flow's storm with no limit; 429s: the gateway's refusals, token requests included; ` +
+				`calls ÷ the gateway's limit and the same flow's storm with no limit; calls sent over: the arrival of the calls ` +
+				`((N − 1) ÷ rate when the bench kept the rate); 429s: the gateway's refusals, token requests included; ` +
 				`tokens: token requests of that (fresh) n8n process; p50/p95: each call's wait for its answer`,
 		);
 	}

@@ -384,8 +384,9 @@ async function batchNodeTime(env, workflowId, since, deadlineMs = 20_000) {
 	for (;;) {
 		const execution = await kit.readExecution(env, workflowId, since).catch(() => null);
 		const task = execution?.resultData?.runData?.['Vipps Check-in']?.[0];
-		if (task && execution.status !== 'running' && execution.status !== 'new') return { nodeTimeMs: task.executionTime, status: execution.status };
-		if (Date.now() > deadline) return { nodeTimeMs: null, status: execution?.status ?? null };
+		const error = execution?.resultData?.error?.message ?? null;
+		if (task && execution.status !== 'running' && execution.status !== 'new') return { nodeTimeMs: task.executionTime, status: execution.status, error };
+		if (Date.now() > deadline) return { nodeTimeMs: null, status: execution?.status ?? null, error };
 		await sleep(500);
 	}
 }
@@ -397,8 +398,9 @@ async function batchRun({ server, env, workflowId, sim, scenario, protocol, sett
 	const idealMs = (settings.batchItems / scenario.gateway.requestsPerSecond) * 1000;
 	const batches = [];
 	for (const [index, first] of [
-		[1, 4750_000_000],
-		[2, 4751_000_000],
+		// Norwegian mobile numbers 47 45 00 00 00, … and 47 46 00 00 00, …: no contact twice.
+		[1, 4745_000_000],
+		[2, 4746_000_000],
 	]) {
 		sim.resetLog();
 		const loadAverage1m = round(os.loadavg()[0], 2);
@@ -407,7 +409,7 @@ async function batchRun({ server, env, workflowId, sim, scenario, protocol, sett
 		const answer = await post(url, { items: settings.batchItems, first: String(first) }, Math.max(300_000, 6 * idealMs));
 		const cpuAfter = cpuTicks(server.pid);
 		const items = Array.isArray(answer.body) ? answer.body : answer.body && typeof answer.body === 'object' ? [answer.body] : [];
-		const { nodeTimeMs, status } = await batchNodeTime(env, workflowId, since);
+		const { nodeTimeMs, status, error } = await batchNodeTime(env, workflowId, since);
 		const sim_ = simulatorFigures(sim);
 		batches.push({
 			protocol,
@@ -428,7 +430,7 @@ async function batchRun({ server, env, workflowId, sim, scenario, protocol, sett
 			share429: round(sim_.refusals429 / settings.batchItems, 3),
 			n8nCpuMs: cpuBefore !== null && cpuAfter !== null ? (cpuAfter - cpuBefore) * 10 : null,
 			loadAverage1m,
-			exampleFailure: answer.status === 200 ? null : JSON.stringify(answer.error ?? answer.body).slice(0, 200),
+			exampleFailure: answer.status === 200 ? null : (error ?? JSON.stringify(answer.error ?? answer.body)).slice(0, 200),
 		});
 	}
 	return batches;
@@ -479,7 +481,8 @@ async function runStorm({ packageDir, nodeType, protocols, scenarios, settings, 
 							for (const b of batches) {
 								log(
 									`${label} batch ${b.batch}: ${b.answered}/${b.items} answered, delivered ${b.delivered}, node ${b.nodeTimeMs} ms (call ${b.callMs} ms), ` +
-										`ideal ${b.idealMs} ms = ${b.ratioToIdeal}×, 429s ${b.refusals429}, tokens ${b.tokenRequests}, load ${b.loadAverage1m}`,
+										`ideal ${b.idealMs} ms = ${b.ratioToIdeal}×, 429s ${b.refusals429}, tokens ${b.tokenRequests}, load ${b.loadAverage1m}` +
+										(b.exampleFailure ? `; ${b.exampleFailure}` : ''),
 								);
 							}
 						} else {
@@ -581,6 +584,7 @@ const STORM_COLUMNS = [
 	['flow', 35, (r) => FLOW_LABEL[r.flow]],
 	['answered', 9, (r) => (r.failed ? 'bench' : `${r.answered}/${r.calls}`), true],
 	['lost', 4, (r) => r.lost, true],
+	['calls sent over ms', 18, (r) => r.sendSpanMs, true],
 	['first→last ms', 13, (r) => r.spanMs, true],
 	['ideal ms', 8, (r) => r.idealMs, true],
 	['÷max(ideal, open)', 17, (r) => r.ratioToReference, true],

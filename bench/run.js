@@ -13,7 +13,7 @@
 //   node bench/run.js --storm   the storm only (issue 19): 150 webhook calls of one contact each at
 //                               15/s behind 5 req/s, fixed and sliding windows, HTTP and HTTPS, this
 //                               node beside the DIY flow and the unthrottled storm, plus the second
-//                               batch (2 × 500 items behind 50 req/s in one n8n process); results in
+//                               batch (2 × 500 items behind 50 req/s in one n8n process, 2 s apart); results in
 //                               bench/results/storm.json and storm.md
 //   node bench/run.js --storm --storm-calls=30 --storm-rate=10 --storm-limit=5 --protocols=http
 //                               a small storm for development (add --only=storm-open,storm-fixed to
@@ -94,6 +94,7 @@ const USAGE = `Usage: node bench/run.js [options]
   --storm-limit=L    the gateway's requests per second in the storm (default ${storm.STORM_DEFAULTS.limit})
   --batch2-items=N   items in each of the second-batch scenario's two batches (default ${storm.STORM_DEFAULTS.batchItems})
   --batch2-limit=L   the gateway's requests per second behind the two batches (default ${storm.STORM_DEFAULTS.batchLimit})
+  --batch2-pause=MS  the pause between the first batch's answer and the second batch (default ${storm.STORM_DEFAULTS.batchPauseMs})
   --protocols=…      http, https or both (default both)
   --keep             keep the n8n user folders (workflows, credentials, database) and print their paths
   --package=<dir>    bench another build of the package (a directory with dist/ and package.json)
@@ -119,9 +120,11 @@ function parseArgs(argv) {
 		stormSettings: {},
 		outGiven: false,
 	};
-	const number = (arg, key, whole) => {
+	const number = (arg, key, whole, zero = false) => {
 		const value = Number(arg.slice(arg.indexOf('=') + 1));
-		if (!(value > 0) || (whole && !Number.isInteger(value))) throw new Error(`${arg}: a ${whole ? 'whole ' : ''}number above 0\n${USAGE}`);
+		if (!(value > 0 || (zero && value === 0)) || (whole && !Number.isInteger(value))) {
+			throw new Error(`${arg}: a ${whole ? 'whole ' : ''}number ${zero ? 'of 0 or more' : 'above 0'}\n${USAGE}`);
+		}
 		args.stormSettings[key] = value;
 	};
 	const list = (arg) => arg.slice(arg.indexOf('=') + 1).split(',').filter(Boolean);
@@ -145,6 +148,7 @@ function parseArgs(argv) {
 		else if (arg.startsWith('--storm-limit=')) number(arg, 'limit', true);
 		else if (arg.startsWith('--batch2-items=')) number(arg, 'batchItems', true);
 		else if (arg.startsWith('--batch2-limit=')) number(arg, 'batchLimit', true);
+		else if (arg.startsWith('--batch2-pause=')) number(arg, 'batchPauseMs', true, true);
 		else if (arg.startsWith('--cpu-prof=')) args.cpuProfDir = path.resolve(arg.slice(11));
 		else if (arg === '--help' || arg === '-h') {
 			console.log(USAGE);

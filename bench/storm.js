@@ -471,14 +471,15 @@ async function runStorm({ packageDir, nodeType, protocols, scenarios, settings, 
 		for (const scenario of scenarios) {
 			for (const protocol of protocols) {
 				for (const flow of scenario.flows) {
-					if (!fresh) {
-						await server.stop();
-						server = await kit.startN8n(setUp.env, { timeoutMs: 180_000 });
-						setUp.server = server;
-					}
-					fresh = false;
 					const label = `storm: ${protocol} ${scenario.id} ${flow}`;
 					try {
+						// A fresh process per run (the first run takes the one that set things up).
+						if (!fresh) {
+							await server.stop();
+							server = await kit.startN8n(setUp.env, { timeoutMs: 180_000 });
+							setUp.server = server;
+						}
+						fresh = false;
 						await waitForWebhook(server.url, webhookPathOf(scenario, flow, protocol));
 						if (scenario.kind === 'batch') {
 							const batches = await batchRun({ server, env: setUp.env, workflowId: setUp.workflowIds[webhookPathOf(scenario, flow, protocol)], sim: sims[protocol], scenario, protocol, settings });

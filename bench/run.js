@@ -100,7 +100,8 @@ const USAGE = `Usage: node bench/run.js [options]
   --package=<dir>    bench another build of the package (a directory with dist/ and package.json)
   --out=<file>       the JSON results (default bench/results/latest.json; the Markdown goes beside it)
   --cpu-prof=<dir>   write a V8 CPU profile of every n8n process into this folder (slows n8n down)
-A full run (no --quick, --only, --flows or --package) also writes its tables into BENCHMARKS.md.`;
+A full run (no --quick, --only, --flows, --storm, --no-storm or --package) also writes its tables, the storm's
+included, into BENCHMARKS.md.`;
 
 function parseArgs(argv) {
 	const args = {

@@ -7,9 +7,23 @@
 // NODE_EXTRA_CA_CERTS). Everything is compared within the run, as ratios: the machine may be
 // shared, and other load moves absolute times.
 //
-//   npm run bench               (= npm run build && node bench/run.js; about 15 minutes)
-//   node bench/run.js --quick   for development: fewer, smaller scenarios, no repeats
+//   npm run bench               (= npm run build && node bench/run.js; about 35 minutes): the batch
+//                               scenarios below, then the storm (bench/storm.js)
+//   node bench/run.js --quick   for development: fewer, smaller batch scenarios, no repeats, no storm
+//   node bench/run.js --storm   the storm only (issue 19): 150 webhook calls of one contact each at
+//                               15/s behind 5 req/s, fixed and sliding windows, HTTP and HTTPS, this
+//                               node beside the DIY flow and the unthrottled storm, plus the second
+//                               batch (2 × 500 items behind 50 req/s in one n8n process, 2 s apart); results in
+//                               bench/results/storm.json and storm.md
+//   node bench/run.js --storm --storm-calls=30 --storm-rate=10 --storm-limit=5 --protocols=http
+//                               a small storm for development (add --only=storm-open,storm-fixed to
+//                               narrow it; --storm --quick = 30 calls at 10/s, batches of 100)
 //   node bench/run.js --help    the other options
+//
+// The storm (see bench/storm.js for what it measures): `n8n start` with a published Webhook →
+// Vipps Check-in workflow, production webhook URL, a fresh n8n process per run. Scenario ids
+// storm-open, storm-fixed, storm-sliding, second-batch-fixed, second-batch-sliding; flows ours
+// and diy (Webhook → HTTP Request for the token → HTTP Request for the check-in, Retry On Fail).
 //
 // Flows (each its own workflow; items generated inside n8n by a Set expression + Split Out):
 //   ours      Vipps Check-in with default options
@@ -36,6 +50,7 @@ const REPO = path.resolve(__dirname, '..');
 const kit = require(path.join(REPO, 'scripts', 'real-n8n', 'n8n.js'));
 const { run } = require(path.join(REPO, 'scripts', 'real-n8n', 'proc.js'));
 const { N8N_VERSION, NODE_VERSION, cleanEnv } = require(path.join(REPO, 'scripts', 'real-n8n', 'install.js'));
+const storm = require('./storm');
 
 const LATENCY_MS = 50;
 const GATEWAY_RPS = 100;
@@ -69,14 +84,24 @@ const USAGE = `Usage: node bench/run.js [options]
   --pacers           also plain AIMD (halve at a 429, +${AIMD_STEP} req/s each second) behind every gateway,
                      interleaved with this node's pacer: how the pacer was chosen
   --only=…           scenario ids: open-1000, open-10000, gateway-<kind>-1000 (kinds: ${Object.keys(GATEWAYS).join(', ')});
-                     with --quick: open-1000, gateway-<kind>-300
-  --flows=…          flows: ours, floor, diyA, diyB, dryRun, aimd, ours@C, floor@C
+                     with --quick: open-1000, gateway-<kind>-300; the storm's: ${storm.STORM_IDS.join(', ')}
+  --flows=…          flows: ours, floor, diyA, diyB, dryRun, aimd, ours@C, floor@C; in the storm: ${storm.STORM_FLOWS.join(', ')}
+  --storm            the storm only (issue 19), written to bench/results/storm.json unless --out says otherwise;
+                     with --quick: ${storm.STORM_QUICK.calls} calls at ${storm.STORM_QUICK.rate}/s behind ${storm.STORM_QUICK.limit} req/s, batches of ${storm.STORM_QUICK.batchItems}
+  --no-storm         a full run without the storm
+  --storm-calls=N    webhook calls per storm run (default ${storm.STORM_DEFAULTS.calls})
+  --storm-rate=R     calls per second they arrive at (default ${storm.STORM_DEFAULTS.rate}; no faster than n8n keeps up: see storm-open)
+  --storm-limit=L    the gateway's requests per second in the storm (default ${storm.STORM_DEFAULTS.limit})
+  --batch2-items=N   items in each of the second-batch scenario's two batches (default ${storm.STORM_DEFAULTS.batchItems})
+  --batch2-limit=L   the gateway's requests per second behind the two batches (default ${storm.STORM_DEFAULTS.batchLimit})
+  --batch2-pause=MS  the pause between the first batch's answer and the second batch (default ${storm.STORM_DEFAULTS.batchPauseMs})
   --protocols=…      http, https or both (default both)
   --keep             keep the n8n user folders (workflows, credentials, database) and print their paths
   --package=<dir>    bench another build of the package (a directory with dist/ and package.json)
   --out=<file>       the JSON results (default bench/results/latest.json; the Markdown goes beside it)
   --cpu-prof=<dir>   write a V8 CPU profile of every n8n process into this folder (slows n8n down)
-A full run (no --quick, --only, --flows or --package) also writes its tables into BENCHMARKS.md.`;
+A full run (no --quick, --only, --flows, --storm, --no-storm or --package) also writes its tables, the storm's
+included, into BENCHMARKS.md.`;
 
 function parseArgs(argv) {
 	const args = {
@@ -91,6 +116,17 @@ function parseArgs(argv) {
 		packageDir: REPO,
 		out: path.join(__dirname, 'results', 'latest.json'),
 		cpuProfDir: null,
+		storm: false,
+		noStorm: false,
+		stormSettings: {},
+		outGiven: false,
+	};
+	const number = (arg, key, whole, zero = false) => {
+		const value = Number(arg.slice(arg.indexOf('=') + 1));
+		if (!(value > 0 || (zero && value === 0)) || (whole && !Number.isInteger(value))) {
+			throw new Error(`${arg}: a ${whole ? 'whole ' : ''}number ${zero ? 'of 0 or more' : 'above 0'}\n${USAGE}`);
+		}
+		args.stormSettings[key] = value;
 	};
 	const list = (arg) => arg.slice(arg.indexOf('=') + 1).split(',').filter(Boolean);
 	for (const arg of argv) {
@@ -103,7 +139,17 @@ function parseArgs(argv) {
 		else if (arg.startsWith('--protocols=')) args.protocols = list(arg);
 		else if (arg.startsWith('--repeat=')) args.repeat = Math.max(1, Number(list(arg)[0]) || 1);
 		else if (arg.startsWith('--package=')) args.packageDir = path.resolve(arg.slice(10));
-		else if (arg.startsWith('--out=')) args.out = path.resolve(arg.slice(6));
+		else if (arg.startsWith('--out=')) {
+			args.out = path.resolve(arg.slice(6));
+			args.outGiven = true;
+		} else if (arg === '--storm') args.storm = true;
+		else if (arg === '--no-storm') args.noStorm = true;
+		else if (arg.startsWith('--storm-calls=')) number(arg, 'calls', true);
+		else if (arg.startsWith('--storm-rate=')) number(arg, 'rate', false);
+		else if (arg.startsWith('--storm-limit=')) number(arg, 'limit', true);
+		else if (arg.startsWith('--batch2-items=')) number(arg, 'batchItems', true);
+		else if (arg.startsWith('--batch2-limit=')) number(arg, 'batchLimit', true);
+		else if (arg.startsWith('--batch2-pause=')) number(arg, 'batchPauseMs', true, true);
 		else if (arg.startsWith('--cpu-prof=')) args.cpuProfDir = path.resolve(arg.slice(11));
 		else if (arg === '--help' || arg === '-h') {
 			console.log(USAGE);
@@ -114,7 +160,9 @@ function parseArgs(argv) {
 		throw new Error(`--protocols takes ${PROTOCOLS.join(', ')}\n${USAGE}`);
 	}
 	if (args.sweep.some((concurrency) => !Number.isInteger(concurrency) || concurrency < 1)) throw new Error(`--sweep takes whole numbers\n${USAGE}`);
-	args.fullRun = !args.quick && !args.only && !args.flows && args.packageDir === REPO;
+	args.fullRun = !args.quick && !args.only && !args.flows && !args.storm && !args.noStorm && args.packageDir === REPO;
+	if (args.storm && !args.outGiven) args.out = path.join(__dirname, 'results', 'storm.json');
+	args.stormSettings = { ...(args.quick ? storm.STORM_QUICK : storm.STORM_DEFAULTS), ...args.stormSettings, keep: args.keep };
 	return args;
 }
 
@@ -776,9 +824,11 @@ function markdownReport(report, rows, args, cols) {
 			`${settings.repeat} run(s) of each timed flow, the median shown.`,
 	];
 	for (const protocol of settings.protocols) {
+		if (!rows.some((row) => row.protocol === protocol)) continue;
 		lines.push('', `### ${protocol.toUpperCase()}`, '', markdownTable(rows.filter((row) => row.protocol === protocol), cols));
 		if (args.sweep.length) lines.push('', `Concurrency sweep, ${protocol.toUpperCase()}:`, '', sweepTable(rows, protocol, args.sweep));
 	}
+	if (report.storm) lines.push('', storm.stormMarkdown(report.storm, settings.protocols));
 	lines.push('', '### Targets', '', '```');
 	for (const target of report.targets) lines.push(`${target.met ? 'MET    ' : 'NOT MET'}  ${target.protocol.toUpperCase()}  ${target.name}: ${target.detail}`);
 	lines.push('```');
@@ -820,11 +870,16 @@ async function main() {
 	const { VippsSimulator } = require(simulatorModule);
 	args.defaultConcurrency = require(descriptions).DEFAULT_CONCURRENCY;
 	const nodeType = `${JSON.parse(fs.readFileSync(path.join(args.packageDir, 'package.json'), 'utf8')).name}.vippsCheckIn`;
-	let list = scenarios(args);
-	if (args.only) list = list.filter((scenario) => args.only.has(scenario.id));
-	if (args.flows) list = list.map((scenario) => ({ ...scenario, flows: scenario.flows.filter((flow) => args.flows.has(flow)) }));
-	list = list.filter((scenario) => scenario.flows.length);
-	if (!list.length) throw new Error(`no scenario or flow selected\n${USAGE}`);
+	const select = (candidates) =>
+		candidates
+			.filter((scenario) => !args.only || args.only.has(scenario.id))
+			.map((scenario) => (args.flows ? { ...scenario, flows: scenario.flows.filter((flow) => args.flows.has(flow)) } : scenario))
+			.filter((scenario) => scenario.flows.length);
+	let list = args.storm ? [] : select(scenarios(args));
+	// The storm: with --storm, or in a full run (not with --quick or --no-storm, unless --only names a storm scenario).
+	const stormWanted = args.storm || (!args.noStorm && (!args.quick || (args.only && storm.STORM_IDS.some((id) => args.only.has(id)))));
+	const stormList = stormWanted ? select(storm.stormScenarios(args.stormSettings)) : [];
+	if (!list.length && !stormList.length) throw new Error(`no scenario or flow selected\n${USAGE}`);
 	const { protocols } = args;
 	const needed = (protocol, wanted) =>
 		[...new Set(list.flatMap((scenario) => flowsOf(scenario, protocol, protocols)))].filter((flow) => wanted(flowParts(flow).base));
@@ -834,7 +889,7 @@ async function main() {
 	const sims = {};
 	const cleanUp = [];
 	const runs = [];
-	try {
+	if (list.length) try {
 		for (const protocol of protocols) {
 			// The bare GUID as spec-generated mocks answer it (NOTES §2): the DIY flows read it as text.
 			sims[protocol] = await VippsSimulator.start({ latencyMs: LATENCY_MS, checkInResponseStyle: 'rawText', https: protocol === 'https' });
@@ -903,9 +958,23 @@ async function main() {
 		for (const step of cleanUp.reverse()) step();
 	}
 
+	let stormResult = null;
+	if (stormList.length) {
+		log(`storm: ${stormList.map((scenario) => `${scenario.id} (${scenario.flows.join(', ')})`).join(', ')}; ${JSON.stringify(args.stormSettings)}`);
+		stormResult = await storm.runStorm({
+			packageDir: args.packageDir,
+			nodeType,
+			protocols,
+			scenarios: stormList,
+			settings: args.stormSettings,
+			log,
+			VippsSimulator,
+		});
+	}
+
 	const rows = summarize(runs, list, protocols);
-	const targets = protocols.flatMap((protocol) => checkTargets(rows, runs, protocol));
-	const loads = runs.map((result) => result.loadAverage1m).filter((load) => typeof load === 'number');
+	const targets = [...protocols.flatMap((protocol) => checkTargets(rows, runs, protocol)), ...(stormResult?.targets ?? [])];
+	const loads = [...runs, ...(stormResult?.runs ?? [])].map((result) => result.loadAverage1m).filter((load) => typeof load === 'number');
 	const report = {
 		when: new Date().toISOString(),
 		command: `${args.fullRun && !process.argv.slice(2).length ? 'npm run bench' : `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim()}`,
@@ -930,6 +999,7 @@ async function main() {
 		rows,
 		targets,
 		runs,
+		storm: stormResult,
 	};
 	fs.mkdirSync(path.dirname(args.out), { recursive: true });
 	fs.writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
@@ -938,14 +1008,25 @@ async function main() {
 	const markdownFile = args.out.replace(/\.json$/, '') + '.md';
 	fs.writeFileSync(markdownFile, markdown);
 
-	for (const protocol of protocols) {
-		console.log(`\n${protocol.toUpperCase()}\n\n${table(rows.filter((row) => row.protocol === protocol), cols)}`);
-		if (args.sweep.length) console.log(`\nConcurrency sweep, ${protocol.toUpperCase()}:\n${sweepTable(rows, protocol, args.sweep)}`);
+	if (list.length) {
+		for (const protocol of protocols) {
+			console.log(`\n${protocol.toUpperCase()}\n\n${table(rows.filter((row) => row.protocol === protocol), cols)}`);
+			if (args.sweep.length) console.log(`\nConcurrency sweep, ${protocol.toUpperCase()}:\n${sweepTable(rows, protocol, args.sweep)}`);
+		}
+		console.log(
+			`\nnode ms: the send node's executionTime in n8n's run data (median when n > 1); CPU ms: n8n's CPU time meanwhile; ` +
+				`÷floor: to the bare httpRequest node at the same concurrency; ÷ideal: ${report.settings.ideal}`,
+		);
 	}
-	console.log(
-		`\nnode ms: the send node's executionTime in n8n's run data (median when n > 1); CPU ms: n8n's CPU time meanwhile; ` +
-			`÷floor: to the bare httpRequest node at the same concurrency; ÷ideal: ${report.settings.ideal}`,
-	);
+	if (stormResult) {
+		console.log(`\n${storm.stormText(stormResult, protocols)}`);
+		console.log(
+			`\nfirst→last ms: from the first webhook call sent to the last answer received; ÷max(ideal, open): to the larger of ` +
+				`calls ÷ the gateway's limit and the same flow's storm with no limit; calls sent over: the arrival of the calls ` +
+				`((N − 1) ÷ rate when the bench kept the rate); 429s: the gateway's refusals, token requests included; ` +
+				`tokens: token requests of that (fresh) n8n process; p50/p95: each call's wait for its answer`,
+		);
+	}
 	if (loads.length && Math.max(...loads) > report.machine.cores + 1) {
 		console.log(`\nNote: the 1-minute load average reached ${Math.max(...loads)} on ${report.machine.cores} cores: other processes competed for the CPU.`);
 	}

@@ -430,6 +430,7 @@ module.exports = {
 	exportCredentials,
 	importWorkflow,
 	executeWorkflow,
+	readExecution,
 	startN8n,
 	setupOwner,
 	cookieOf,

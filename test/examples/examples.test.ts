@@ -384,17 +384,12 @@ describe('running the examples', () => {
 			expect(jsonOf(run.itemsOf('Vipps Check-in', 0))).toEqual([
 				{ checkInId: expect.stringMatching(CHECK_IN_ID), ...SENT_ONCE, phoneNumber: '4798765432', isMember: true, merchantSerialNumber: '123456' },
 			]);
-			// The facts an error item carries as fields, httpCode as a number or its text.
+			// The facts an error item carries in its details, httpCode as a number or its text.
 			const facts = (items: INodeExecutionData[]) =>
-				jsonOf(items).map(({ phoneNumber, isMember, attempts, possibleDuplicate, httpCode, error, details }) => ({
-					phoneNumber,
-					isMember,
-					attempts,
-					possibleDuplicate,
-					httpCode: String(httpCode),
-					error: typeof error,
-					details: typeof details,
-				}));
+				jsonOf(items).map(({ error, details }) => {
+					const { phoneNumber, isMember, attempts, possibleDuplicate, httpCode } = details as IDataObject;
+					return { phoneNumber, isMember, attempts, possibleDuplicate, httpCode: String(httpCode), error: typeof error, details: typeof details };
+				});
 			const failed = { error: 'string', details: 'object' };
 			expect(facts(run.itemsOf('Tell staff: may have arrived'))).toEqual([
 				{ phoneNumber: '4791234567', isMember: true, attempts: 2, possibleDuplicate: true, httpCode: '503', ...failed },

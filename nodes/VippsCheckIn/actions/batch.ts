@@ -142,7 +142,6 @@ async function setUpBatch<Prepared>(
 	const { concurrency, maxRequestsPerSecond, timeoutMs } = readBatchSettings.call(context);
 	const client = new VippsApiClient(credentials, {
 		http: context.helpers,
-		maxConcurrency: concurrency,
 		maxRequestsPerSecond,
 		timeoutMs,
 		signal,

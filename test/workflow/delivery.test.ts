@@ -146,7 +146,14 @@ describe('no redirects', () => {
 		const host = new URL(elsewhere.origin).host;
 		expect(redirected.json).toEqual({
 			error: `${new URL(simulator.baseUrl).host} answered the check-in with a redirect (HTTP 307) to ${host}`,
-			details: { description: `Vipps APIs never redirect: check the credential's Custom Base URL. Nothing was sent to ${host}.`, httpCode: '307' },
+			details: {
+				description: `Vipps APIs never redirect: check the credential's Custom Base URL. Nothing was sent to ${host}.`,
+				httpCode: '307',
+				phoneNumber: msisdn('91111111'),
+				isMember: true,
+				attempts: 1,
+				possibleDuplicate: false,
+			},
 		});
 		expect(delivered.json).toMatchObject({ checkInId: expect.any(String), attempts: 1 });
 		expect(arrivalsFor('91111111')).toEqual(['redirect']);

@@ -82,7 +82,14 @@ describe('retried faults', () => {
 		const [item] = run.itemsOf(VIPPS_NODE);
 		expect(item.json).toEqual({
 			error: 'Vipps rejected the check-in: One or more validation errors occurred.',
-			details: { description: 'phoneNumber: The user is not a Vipps user.', httpCode: '400' },
+			details: {
+				description: 'phoneNumber: The user is not a Vipps user.',
+				httpCode: '400',
+				phoneNumber: '4791234567',
+				isMember: true,
+				attempts: 1,
+				possibleDuplicate: false,
+			},
 		});
 		expect(simulator.checkInRequests()).toHaveLength(1);
 	});

@@ -161,6 +161,27 @@ describe('On Error, for an expression that throws for one item only', () => {
 	});
 });
 
+describe('an MSN expression that gives nothing for one item', () => {
+	// n8n gives `$json.shop.msn.trim()` no error but an empty value for an item without `shop`: sent,
+	// that customer would be checked in under the credential's MSN, perhaps at another shop.
+	it('fails that item alone, naming the option; the others are sent with their own MSN', async () => {
+		const items = [
+			{ phone: '91234567', member: true, shop: { msn: ' 123456 ' } },
+			{ phone: '41234567', member: true },
+		];
+		const result = await runWorkflow(
+			checkInWorkflow({ items, options: { merchantSerialNumber: '={{ $json.shop.msn.trim() }}' }, onError: 'continueRegularOutput' }),
+			{ credentials: [simulatorCredential(simulator)] },
+		);
+
+		const output = result.itemsOf(VIPPS_NODE);
+		expect(pairing(output)).toEqual([{ item: 0 }, { item: 1 }]);
+		expect(output[0].json).toMatchObject({ phoneNumber: '4791234567', merchantSerialNumber: '123456' });
+		expect(output[1].json.error).toBe('Option "Merchant Serial Number": its expression gave no value for this item');
+		expect(simulator.checkInRequests().map((request) => (request.body as IDataObject).phoneNumber)).toEqual(['4791234567']);
+	});
+});
+
 describe('On Error: the facts of a failed check-in, as fields a workflow can route on', () => {
 	/** Item 0 is refused (400); item 1 gets 503 twice, so it may have reached Vipps twice. */
 	function injectFailures(): void {

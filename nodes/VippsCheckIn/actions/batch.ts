@@ -117,7 +117,18 @@ export function itemParameter(this: IExecuteFunctions, name: string, itemIndex: 
 export function merchantSerialNumberOption(this: IExecuteFunctions, itemIndex: number): string | undefined {
 	const value = itemParameter.call(this, 'options.merchantSerialNumber', itemIndex, 'Option "Merchant Serial Number"', '');
 	const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : value;
-	if (text === '' || text === undefined || text === null) return undefined;
+	if (text === '' || text === undefined || text === null) {
+		// n8n gives an empty value for an expression that failed on this item (e.g. a field it lacks):
+		// sending under the credential's MSN could check the customer in at another shop.
+		const raw = (this.getNode().parameters.options as IDataObject | undefined)?.merchantSerialNumber;
+		if (typeof raw === 'string' && raw.startsWith('=')) {
+			throw new NodeOperationError(this.getNode(), 'Option "Merchant Serial Number": its expression gave no value for this item', {
+				itemIndex,
+				description: "Nothing was sent for this item. Map a 4–7 digit MSN for every item, or remove the option to send the credential's.",
+			});
+		}
+		return undefined;
+	}
 	const problem = typeof text === 'string' ? merchantSerialNumberProblem(text) : 'must be 4 to 7 digits';
 	if (problem) {
 		throw new NodeOperationError(this.getNode(), `Option "Merchant Serial Number" ${problem}`, { itemIndex });

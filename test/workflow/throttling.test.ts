@@ -104,6 +104,8 @@ describe('a closed gateway (every check-in answered 429 with Retry-After: 3600)'
 			const reopens = Date.parse(retryAt![1]);
 			expect(reopens).toBeGreaterThanOrEqual(startedAt + 3_599_000);
 			expect(reopens).toBeLessThanOrEqual(reopensBy);
+			// The same time as a field, for a Wait node.
+			expect(Date.parse(String((json.details as { retryAt?: string }).retryAt))).toBe(reopens);
 		}
 		const perPhone = new Map<string, number>();
 		for (const request of simulator.checkInRequests()) {

@@ -255,7 +255,8 @@ export async function forEachWithConcurrency(
 /**
  * A failed item: `error` says what failed; `details` holds the description and the facts a
  * workflow can route on: `httpCode` (when Vipps answered), `attempts` (HTTP attempts made, 0 when
- * nothing was sent), `possibleDuplicate` (an attempt may have reached Vipps), and what the operation
+ * nothing was sent), `possibleDuplicate` (an attempt may have reached Vipps), `retryAt` (when a
+ * closed gateway takes requests again), and what the operation
  * adds (`fields`, e.g. the phone number it was to send).
  *
  * The facts live inside `details` because n8n 2.41 moves an item to the error output under
@@ -270,6 +271,8 @@ function errorItem(itemIndex: number, error: NodeApiError | NodeOperationError, 
 	if (error.description) details.description = error.description;
 	if ((error as NodeApiError).httpCode) details.httpCode = (error as NodeApiError).httpCode;
 	Object.assign(details, fields, { attempts: facts.attempts ?? 0, possibleDuplicate: facts.possibleDuplicate ?? false });
+	// A closed gateway: when it takes requests again, for a Wait node.
+	if (facts.retryAt) details.retryAt = facts.retryAt;
 	return { json: { error: error.message, details }, pairedItem: { item: itemIndex } };
 }
 

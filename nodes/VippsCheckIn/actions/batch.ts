@@ -29,7 +29,7 @@ import {
 } from 'n8n-workflow';
 
 import { VippsApiClient } from '../transport';
-import { InvalidCredentialsError, merchantSerialNumberProblem, parseVippsCredentials, type VippsCredentials } from '../transport/vippsCredentials';
+import { InvalidCredentialsError, merchantSerialNumberProblem, parseVippsCredentials, type VippsCredentials } from '../helpers/vippsCredentials';
 import { VippsError, type VippsErrorDetails } from '../transport/vippsErrors';
 import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS, MAX_CONCURRENCY } from './common.descriptions';
 

@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { AccessTokenCache } from './accessTokenCache';
 import { GatewayClosed, pacerFor, type RateCap } from './requestPacer';
 import { RETRY_POLICY, delayBeforeNext, failureOf, mayHaveArrived, nextStep, parseRetryAfter, type AttemptResult, type Attempts } from './retryPolicy';
-import type { VippsCredentials } from './vippsCredentials';
+import type { VippsCredentials } from '../helpers/vippsCredentials';
 import * as words from './vippsErrors';
 import { VippsError } from './vippsErrors';
 

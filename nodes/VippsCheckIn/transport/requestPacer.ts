@@ -14,7 +14,8 @@
  */
 import { sleep } from 'n8n-workflow';
 
-import { remember, targetOf, type VippsCredentials } from './vippsCredentials';
+import type { VippsCredentials } from '../helpers/vippsCredentials';
+import { remember, targetOf } from './targets';
 
 /** Gateways count per second (and round Retry-After up to whole seconds). */
 const WINDOW_MS = 1_000;

@@ -4,7 +4,7 @@
  * removes secrets where errors leave it (`redactSecrets`), so no key slips through an echoed body.
  */
 import type { Attempts, Failure } from './retryPolicy';
-import type { VippsCredentials, VippsEnvironment } from './vippsCredentials';
+import type { VippsCredentials, VippsEnvironment } from '../helpers/vippsCredentials';
 
 export interface VippsErrorDetails {
 	description: string;

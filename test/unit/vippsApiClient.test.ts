@@ -15,7 +15,7 @@ import type { IHttpRequestOptions } from 'n8n-workflow';
 import { VippsApiClient, type N8nHttp } from '../../nodes/VippsCheckIn/transport';
 import { RETRY_POLICY } from '../../nodes/VippsCheckIn/transport/retryPolicy';
 import type { VippsCredentials } from '../../nodes/VippsCheckIn/helpers/vippsCredentials';
-import { VippsError } from '../../nodes/VippsCheckIn/transport/vippsErrors';
+import { VippsError } from '../../nodes/VippsCheckIn/helpers/vippsErrors';
 
 let port = 20_000;
 /** Each test its own credential target (its own token and pacer). */

@@ -1,3 +1,4 @@
+import { redactSecrets } from '../../nodes/VippsCheckIn/transport';
 import type { Failure } from '../../nodes/VippsCheckIn/transport/retryPolicy';
 import {
 	VippsError,
@@ -5,12 +6,11 @@ import {
 	explainTokenFailure,
 	explainTransportFailure,
 	parseJsonBody,
-	redactSecrets,
 	redirectError,
 	withAttempts,
 	closedGatewayError,
 	type ApiCallContext,
-} from '../../nodes/VippsCheckIn/transport/vippsErrors';
+} from '../../nodes/VippsCheckIn/helpers/vippsErrors';
 
 const PRODUCTION = 'https://api.vipps.no';
 

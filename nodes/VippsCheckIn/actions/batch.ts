@@ -30,7 +30,7 @@ import {
 
 import { VippsApiClient } from '../transport';
 import { InvalidCredentialsError, merchantSerialNumberProblem, parseVippsCredentials, type VippsCredentials } from '../helpers/vippsCredentials';
-import { VippsError, type VippsErrorDetails } from '../transport/vippsErrors';
+import { VippsError, type VippsErrorDetails } from '../helpers/vippsErrors';
 import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS, MAX_CONCURRENCY } from './common.descriptions';
 
 export const CREDENTIAL_TYPE = 'vippsMobilePayApi';

@@ -34,7 +34,7 @@ export interface N8nHttp {
 }
 
 /** One cache for the whole n8n process: tokens outlive a single execution. */
-export const accessTokenCache = new AccessTokenCache();
+const accessTokenCache = new AccessTokenCache();
 
 /**
  * `what` names the request in errors ("the check-in"); `notifiesCustomer`: a check-in shows on the

@@ -53,6 +53,28 @@ describe('the retry budget starts at the first attempt, not in the queue', () =>
 	});
 });
 
+describe('a request that notifies nobody is never a possible duplicate', () => {
+	beforeEach(() => jest.useFakeTimers({ now: Date.UTC(2026, 0, 1) }));
+	afterEach(() => jest.useRealTimers());
+
+	it(`a QR code exchange answered 502 every time: ${RETRY_POLICY.maxAttempts} attempts, possibleDuplicate false, no word of a customer`, async () => {
+		const http: N8nHttp = {
+			async httpRequest(options: IHttpRequestOptions) {
+				if (options.url.endsWith('/accesstoken/get')) return { statusCode: 200, headers: {}, body: JSON.stringify({ access_token: 'token', expires_in: '3600' }) };
+				return { statusCode: 502, headers: {}, body: '' };
+			},
+		};
+		const client = new VippsApiClient(credentials(), { http, timeoutMs: 1_000 });
+		const exchanging = client.exchangeQrCode('https://qr.vipps.no/code').then(() => undefined, (e: unknown) => e);
+		await jest.advanceTimersByTimeAsync(RETRY_POLICY.budgetMs);
+		const error = (await exchanging) as VippsError;
+		expect(error).toBeInstanceOf(VippsError);
+		expect(error.message).toBe(`Vipps was unavailable for the QR code exchange (HTTP 502), after ${RETRY_POLICY.maxAttempts} attempts`);
+		expect(error.details).toMatchObject({ attempts: RETRY_POLICY.maxAttempts, possibleDuplicate: false });
+		expect(error.details.description).not.toContain('customer');
+	});
+});
+
 describe('a cancel while a written check-in was under way', () => {
 	let server: Server;
 	let baseUrl: string;

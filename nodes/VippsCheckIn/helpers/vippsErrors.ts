@@ -3,7 +3,7 @@
  * Every message is built from known words plus fields of Vipps's own error bodies; the transport
  * removes secrets where errors leave it (`redactSecrets`), so no key slips through an echoed body.
  */
-import type { Attempts, Failure } from '../transport/retryPolicy';
+import type { Failure } from '../transport/retryPolicy';
 import type { VippsEnvironment } from './vippsCredentials';
 
 export interface VippsErrorDetails {
@@ -184,14 +184,14 @@ export function closedGatewayError(what: string, until: number): VippsError {
 }
 
 /**
- * The facts of a failed call (attempts, possibleDuplicate) on its error; the message says how many
- * attempts it took and, for a check-in that may have reached Vipps, that the customer may have seen it.
+ * The facts of a failed call on its error: `attempts` HTTP attempts made, and `possibleDuplicate`
+ * (the transport's rule). The message says how many attempts it took and, for a possible
+ * duplicate, that the customer may have seen the check-in.
  */
-export function withAttempts(error: VippsError, attempts: Attempts, notifiesCustomer: boolean): VippsError {
-	const possibleDuplicate = notifiesCustomer && attempts.mayHaveArrived > 0;
-	const message = attempts.made > 1 ? `${error.message}, after ${attempts.made} attempts` : error.message;
+export function withAttempts(error: VippsError, attempts: number, possibleDuplicate: boolean): VippsError {
+	const message = attempts > 1 ? `${error.message}, after ${attempts} attempts` : error.message;
 	const arrival = possibleDuplicate ? ' Vipps may have received it all the same: the customer may have seen the check-in. Check before sending it again.' : '';
-	return new VippsError(message, { ...error.details, description: `${error.details.description}${arrival}`, attempts: attempts.made, possibleDuplicate });
+	return new VippsError(message, { ...error.details, description: `${error.details.description}${arrival}`, attempts, possibleDuplicate });
 }
 
 /** The host (or hostname) of `url`, never its user name or password. */

@@ -58,7 +58,9 @@ interface VippsRequest {
 /** Sends one request under the retry policy and the target's pacer; resolves with a 2xx body. */
 async function sendWithRetries(http: N8nHttp, req: VippsRequest): Promise<{ body: string; attempts: number; possibleDuplicate: boolean }> {
 	const attempts: Attempts = { made: 0, failed: 0, mayHaveArrived: 0 };
-	const failed = (error: VippsError) => words.withAttempts(error, attempts, req.notifiesCustomer);
+	// The one "possible duplicate" rule: a check-in sent when an attempt may already have arrived.
+	const possibleDuplicate = () => req.notifiesCustomer && attempts.mayHaveArrived > 0;
+	const failed = (error: VippsError) => words.withAttempts(error, attempts.made, possibleDuplicate());
 	let firstAttemptAt: number | undefined;
 	let { token } = req;
 	for (;;) {
@@ -96,7 +98,7 @@ async function sendWithRetries(http: N8nHttp, req: VippsRequest): Promise<{ body
 			if (step === 'wait' && retryAfterMs !== undefined) throw failed(words.closedGatewayError(req.what, Date.now() + retryAfterMs));
 			const error = explainResult(req, result);
 			if (error) throw failed(error);
-			return { body: (result as { body: string }).body, attempts: attempts.made, possibleDuplicate: req.notifiesCustomer && attempts.mayHaveArrived > 0 };
+			return { body: (result as { body: string }).body, attempts: attempts.made, possibleDuplicate: possibleDuplicate() };
 		}
 		await sleep(delayMs, req.signal).catch(() => {
 			throw failed(words.cancelledError(req.what));
@@ -225,7 +227,7 @@ export class VippsApiClient {
 	private async call(path: string, payload: unknown, msnOverride: string | undefined, what: string, isCheckIn = false) {
 		const { environment, baseUrl } = this.credentials;
 		const token = await this.accessToken(msnOverride).catch((error: Error) => {
-			throw error instanceof VippsError ? words.withAttempts(error, { made: 0, failed: 0, mayHaveArrived: 0 }, false) : error;
+			throw error instanceof VippsError ? words.withAttempts(error, 0, false) : error;
 		});
 		return await sendWithRetries(this.options.http, {
 			url: `${baseUrl}/${path}`,

@@ -6,7 +6,7 @@ import {
 	PACKAGE_VERSION,
 	VIPPS_BASE_URLS,
 	parseVippsCredentials,
-} from '../nodes/VippsCheckIn/transport/vippsCredentials';
+} from '../nodes/VippsCheckIn/helpers/vippsCredentials';
 
 const KEYS_HINT =
 	'Client ID, Client Secret and Subscription Key must all come from the same sales unit (portal.vippsmobilepay.com: For developers → API keys → Show keys), and Environment must match them: test keys only work with Test (MT).';

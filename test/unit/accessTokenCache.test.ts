@@ -1,7 +1,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import { AccessTokenCache, type AccessTokenGrant, type FetchAccessToken } from '../../nodes/VippsCheckIn/transport/accessTokenCache';
-import { MAX_TARGETS, targetOf, type VippsCredentials } from '../../nodes/VippsCheckIn/transport/vippsCredentials';
+import type { VippsCredentials } from '../../nodes/VippsCheckIn/helpers/vippsCredentials';
+import { MAX_TARGETS, targetOf } from '../../nodes/VippsCheckIn/transport/targets';
 
 const HOUR_S = 3_600;
 const DAY_S = 86_400;

@@ -5,7 +5,8 @@
  * same on a loaded machine.
  */
 import { GatewayClosed, RequestPacer, pacerFor, type RateCap, type RunOptions } from '../../nodes/VippsCheckIn/transport/requestPacer';
-import { MAX_TARGETS, type VippsCredentials } from '../../nodes/VippsCheckIn/transport/vippsCredentials';
+import type { VippsCredentials } from '../../nodes/VippsCheckIn/helpers/vippsCredentials';
+import { MAX_TARGETS } from '../../nodes/VippsCheckIn/transport/targets';
 import { gatewayLimiter, type GatewayThrottle, type GatewayWindow } from '../../simulator/gateway';
 
 /** A whole clock second, so a start phase is easy to read. */

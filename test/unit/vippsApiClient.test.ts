@@ -14,8 +14,8 @@ import type { IHttpRequestOptions } from 'n8n-workflow';
 
 import { VippsApiClient, type N8nHttp } from '../../nodes/VippsCheckIn/transport';
 import { RETRY_POLICY } from '../../nodes/VippsCheckIn/transport/retryPolicy';
-import type { VippsCredentials } from '../../nodes/VippsCheckIn/transport/vippsCredentials';
-import { VippsError } from '../../nodes/VippsCheckIn/transport/vippsErrors';
+import type { VippsCredentials } from '../../nodes/VippsCheckIn/helpers/vippsCredentials';
+import { VippsError } from '../../nodes/VippsCheckIn/helpers/vippsErrors';
 
 let port = 20_000;
 /** Each test its own credential target (its own token and pacer). */
@@ -50,6 +50,28 @@ describe('the retry budget starts at the first attempt, not in the queue', () =>
 		const settled = await Promise.allSettled(results);
 		expect(settled.filter((result) => result.status === 'rejected')).toEqual([]);
 		for (const result of settled) expect((result as PromiseFulfilledResult<unknown>).value).toMatchObject({ attempts: 2, possibleDuplicate: true });
+	});
+});
+
+describe('a request that notifies nobody is never a possible duplicate', () => {
+	beforeEach(() => jest.useFakeTimers({ now: Date.UTC(2026, 0, 1) }));
+	afterEach(() => jest.useRealTimers());
+
+	it(`a QR code exchange answered 502 every time: ${RETRY_POLICY.maxAttempts} attempts, possibleDuplicate false, no word of a customer`, async () => {
+		const http: N8nHttp = {
+			async httpRequest(options: IHttpRequestOptions) {
+				if (options.url.endsWith('/accesstoken/get')) return { statusCode: 200, headers: {}, body: JSON.stringify({ access_token: 'token', expires_in: '3600' }) };
+				return { statusCode: 502, headers: {}, body: '' };
+			},
+		};
+		const client = new VippsApiClient(credentials(), { http, timeoutMs: 1_000 });
+		const exchanging = client.exchangeQrCode('https://qr.vipps.no/code').then(() => undefined, (e: unknown) => e);
+		await jest.advanceTimersByTimeAsync(RETRY_POLICY.budgetMs);
+		const error = (await exchanging) as VippsError;
+		expect(error).toBeInstanceOf(VippsError);
+		expect(error.message).toBe(`Vipps was unavailable for the QR code exchange (HTTP 502), after ${RETRY_POLICY.maxAttempts} attempts`);
+		expect(error.details).toMatchObject({ attempts: RETRY_POLICY.maxAttempts, possibleDuplicate: false });
+		expect(error.details.description).not.toContain('customer');
 	});
 });
 

@@ -6,7 +6,7 @@ import {
 	merchantSerialNumberProblem,
 	parseVippsCredentials,
 	type VippsCredentials,
-} from '../../nodes/VippsCheckIn/transport/vippsCredentials';
+} from '../../nodes/VippsCheckIn/helpers/vippsCredentials';
 import packageJson from '../../package.json';
 
 const CLIENT_SECRET = 'CLIENT-SECRET-zq8Xv3Lk0Pw7';

@@ -29,8 +29,8 @@ import {
 } from 'n8n-workflow';
 
 import { VippsApiClient } from '../transport';
-import { InvalidCredentialsError, merchantSerialNumberProblem, parseVippsCredentials, type VippsCredentials } from '../transport/vippsCredentials';
-import { VippsError, type VippsErrorDetails } from '../transport/vippsErrors';
+import { InvalidCredentialsError, merchantSerialNumberProblem, parseVippsCredentials, type VippsCredentials } from '../helpers/vippsCredentials';
+import { VippsError, type VippsErrorDetails } from '../helpers/vippsErrors';
 import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS, MAX_CONCURRENCY } from './common.descriptions';
 
 export const CREDENTIAL_TYPE = 'vippsMobilePayApi';

@@ -5,7 +5,8 @@
  * time left starts a new fetch, which the others then share. A failed fetch or a token Vipps
  * answered 401 is dropped. At most MAX_TARGETS targets, least recently used go first.
  */
-import { remember, targetOf, type VippsCredentials } from './vippsCredentials';
+import type { VippsCredentials } from '../helpers/vippsCredentials';
+import { remember, targetOf } from './targets';
 
 export interface AccessTokenGrant {
 	accessToken: string;

@@ -1,11 +1,11 @@
 /**
- * The one door to the Vipps MobilePay API: headers, tokens, pacing, retries and Vipps's errors in
- * words, for every call the node makes. Every request goes through n8n's HTTP helper (its proxy
+ * The one door to the Vipps MobilePay API: headers, tokens, pacing, retries and redaction, for every
+ * call the node makes (Vipps's errors in words: helpers/vippsErrors.ts). Every request goes through n8n's HTTP helper (its proxy
  * settings, SSRF protection and outbound rules apply) and no redirect is followed: the keys and the
  * token never leave for another origin. Operations call VippsApiClient only.
  *
  * Words used throughout transport/:
- * - target: a credential's base URL and keys (hashed); one token and one pacer per target per process.
+ * - target: a credential's base URL and keys (hashed, targets.ts); one token and one pacer per target per process.
  * - attempt: one HTTP request sent. Its result is an answer (a status arrived) or a failure (none did).
  * - step: what the classifier (retryPolicy.ts) makes of a result: final, again, againOnce, wait.
  * - may have arrived: an attempt that may have reached Vipps without an answer to keep (mayHaveArrived,
@@ -18,14 +18,15 @@
 import { sleep, type IHttpRequestOptions, type IN8nHttpFullResponse } from 'n8n-workflow';
 import { z } from 'zod';
 
+import type { VippsCredentials } from '../helpers/vippsCredentials';
+import * as words from '../helpers/vippsErrors';
+import { VippsError } from '../helpers/vippsErrors';
 import { AccessTokenCache } from './accessTokenCache';
 import { GatewayClosed, pacerFor, type RateCap } from './requestPacer';
 import { RETRY_POLICY, delayBeforeNext, failureOf, mayHaveArrived, nextStep, parseRetryAfter, type AttemptResult, type Attempts } from './retryPolicy';
-import type { VippsCredentials } from './vippsCredentials';
-import * as words from './vippsErrors';
-import { VippsError } from './vippsErrors';
 
-export const VIPPS_PATHS = { accessToken: 'accesstoken/get', loyaltyCheckIn: 'point-of-sale/v1/loyalty-check-in', qrExchange: 'qr/v1/exchange' } as const;
+const VIPPS_PATHS = { accessToken: 'accesstoken/get', loyaltyCheckIn: 'point-of-sale/v1/loyalty-check-in', qrExchange: 'qr/v1/exchange' } as const;
+const REDACTED = '[redacted]';
 
 /** The part of n8n's helpers the transport uses: `this.helpers` of the running node. */
 export interface N8nHttp {
@@ -33,7 +34,7 @@ export interface N8nHttp {
 }
 
 /** One cache for the whole n8n process: tokens outlive a single execution. */
-export const accessTokenCache = new AccessTokenCache();
+const accessTokenCache = new AccessTokenCache();
 
 /**
  * `what` names the request in errors ("the check-in"); `notifiesCustomer`: a check-in shows on the
@@ -57,7 +58,9 @@ interface VippsRequest {
 /** Sends one request under the retry policy and the target's pacer; resolves with a 2xx body. */
 async function sendWithRetries(http: N8nHttp, req: VippsRequest): Promise<{ body: string; attempts: number; possibleDuplicate: boolean }> {
 	const attempts: Attempts = { made: 0, failed: 0, mayHaveArrived: 0 };
-	const failed = (error: VippsError) => words.withAttempts(error, attempts, req.notifiesCustomer);
+	// The one "possible duplicate" rule: a check-in sent when an attempt may already have arrived.
+	const possibleDuplicate = () => req.notifiesCustomer && attempts.mayHaveArrived > 0;
+	const failed = (error: VippsError) => words.withAttempts(error, attempts.made, possibleDuplicate());
 	let firstAttemptAt: number | undefined;
 	let { token } = req;
 	for (;;) {
@@ -95,7 +98,7 @@ async function sendWithRetries(http: N8nHttp, req: VippsRequest): Promise<{ body
 			if (step === 'wait' && retryAfterMs !== undefined) throw failed(words.closedGatewayError(req.what, Date.now() + retryAfterMs));
 			const error = explainResult(req, result);
 			if (error) throw failed(error);
-			return { body: (result as { body: string }).body, attempts: attempts.made, possibleDuplicate: req.notifiesCustomer && attempts.mayHaveArrived > 0 };
+			return { body: (result as { body: string }).body, attempts: attempts.made, possibleDuplicate: possibleDuplicate() };
 		}
 		await sleep(delayMs, req.signal).catch(() => {
 			throw failed(words.cancelledError(req.what));
@@ -201,13 +204,13 @@ export class VippsApiClient {
 
 	/** What a check-in request would look like, secrets replaced: for the dry run. */
 	describeLoyaltyCheckIn(checkIn: LoyaltyCheckIn): { method: 'POST'; url: string; headers: Record<string, string>; body: unknown } {
-		const headers = { Authorization: `Bearer ${words.REDACTED}`, 'Content-Type': 'application/json', ...this.headers(checkIn.merchantSerialNumber, words.REDACTED) };
+		const headers = { Authorization: `Bearer ${REDACTED}`, 'Content-Type': 'application/json', ...this.headers(checkIn.merchantSerialNumber, REDACTED) };
 		return { method: 'POST', url: `${this.credentials.baseUrl}/${VIPPS_PATHS.loyaltyCheckIn}`, headers, body: this.payloadOf(checkIn) };
 	}
 
 	/** `text` with the credential's secrets and every token of this execution replaced: the one redaction. */
 	redact(text: string): string {
-		return words.redactSecrets(text, this.credentials, [...this.tokensUsed]);
+		return redactSecrets(text, this.credentials, [...this.tokensUsed]);
 	}
 
 	private payloadOf({ phoneNumber, isMember }: LoyaltyCheckIn) {
@@ -224,7 +227,7 @@ export class VippsApiClient {
 	private async call(path: string, payload: unknown, msnOverride: string | undefined, what: string, isCheckIn = false) {
 		const { environment, baseUrl } = this.credentials;
 		const token = await this.accessToken(msnOverride).catch((error: Error) => {
-			throw error instanceof VippsError ? words.withAttempts(error, { made: 0, failed: 0, mayHaveArrived: 0 }, false) : error;
+			throw error instanceof VippsError ? words.withAttempts(error, 0, false) : error;
 		});
 		return await sendWithRetries(this.options.http, {
 			url: `${baseUrl}/${path}`,
@@ -284,4 +287,15 @@ export class VippsApiClient {
 		this.tokensUsed.add(token);
 		return token;
 	}
+}
+
+/** Replaces every occurrence of the credential's secrets, wherever a text came from. */
+export function redactSecrets(text: string, credentials: Pick<VippsCredentials, 'clientSecret' | 'subscriptionKey'>, extra: string[] = []): string {
+	let result = text;
+	// Longest first, so a secret that contains another is replaced whole.
+	const secrets = [credentials.clientSecret, credentials.subscriptionKey, ...extra].sort((a, b) => b.length - a.length);
+	for (const secret of secrets) {
+		if (secret && secret.length >= 4) result = result.split(secret).join(REDACTED);
+	}
+	return result;
 }

@@ -14,7 +14,9 @@
  */
 import { sleep } from 'n8n-workflow';
 
-import { remember, targetOf, type VippsCredentials } from './vippsCredentials';
+import type { VippsCredentials } from '../helpers/vippsCredentials';
+import { RETRY_POLICY } from './retryPolicy';
+import { remember, targetOf } from './targets';
 
 /** Gateways count per second (and round Retry-After up to whole seconds). */
 const WINDOW_MS = 1_000;
@@ -101,7 +103,7 @@ export class RequestPacer {
 
 	private throttled(request: Started, retryAfterMs: number | undefined): void {
 		const now = this.now();
-		const waitMs = retryAfterMs ?? WINDOW_MS;
+		const waitMs = retryAfterMs ?? RETRY_POLICY.defaultRetryAfterMs;
 		if (waitMs > WINDOW_MS) this.heldUntil = Math.max(this.heldUntil, now + waitMs);
 		if (request.startedAt < this.sameBurstUntil) return;
 		// Every request the gateway counted started before the refused one and was under way at some

@@ -31,7 +31,7 @@
 import { DateTime } from 'luxon';
 import type { ICheckProcessedOptions, IExecuteFunctions } from 'n8n-workflow';
 
-import { VippsError } from '../../transport/vippsErrors';
+import { VippsError } from '../../helpers/vippsErrors';
 
 export type RepeatWindow = { kind: 'sameHour' } | { kind: 'sameDay' } | { kind: 'minutes'; minutes: number };
 

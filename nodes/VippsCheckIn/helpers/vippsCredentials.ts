@@ -3,8 +3,6 @@
  * so nothing with a control character (CR/LF would split the header) or an over-long
  * Vipps-System-* value gets through. Messages name the field, never the secret value.
  */
-import { createHash } from 'crypto';
-
 import { version as n8nWorkflowVersion } from 'n8n-workflow/package.json';
 import { z } from 'zod';
 
@@ -127,27 +125,4 @@ export function parseVippsCredentials(data: Record<string, unknown>): VippsCrede
 		merchantSerialNumber: merchantSerialNumber || undefined,
 		systemHeaders: { 'Vipps-System-Name': systemName, 'Vipps-System-Version': systemVersion, 'Vipps-System-Plugin-Name': pluginName, 'Vipps-System-Plugin-Version': pluginVersion },
 	};
-}
-
-/**
- * The credential target: base URL and keys, hashed (no secret in readable form), not the MSN:
- * Vipps checks the MSN per request, so one token and one gateway quota serve every MSN.
- */
-export function targetOf(credentials: VippsCredentials): string {
-	const { baseUrl, clientId, clientSecret, subscriptionKey } = credentials;
-	return createHash('sha256').update(JSON.stringify([baseUrl, clientId, clientSecret, subscriptionKey])).digest('hex');
-}
-
-/** A process serves a handful of targets; rotated secrets and typos must not pile up. */
-export const MAX_TARGETS = 100;
-
-/** Puts `key` last (most recently used) in `map` and drops the least recently used beyond MAX_TARGETS. */
-export function remember<V>(map: Map<string, V>, key: string, value: V, max = MAX_TARGETS): V {
-	map.delete(key);
-	map.set(key, value);
-	for (const oldest of map.keys()) {
-		if (map.size <= max) break;
-		map.delete(oldest);
-	}
-	return value;
 }

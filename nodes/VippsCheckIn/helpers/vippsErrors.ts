@@ -1,10 +1,10 @@
 /**
  * Translates what Vipps (or the network) answered into what a no-code builder should do next.
- * Every message is built from known words plus fields of Vipps's own error bodies; the node
+ * Every message is built from known words plus fields of Vipps's own error bodies; the transport
  * removes secrets where errors leave it (`redactSecrets`), so no key slips through an echoed body.
  */
-import type { Attempts, Failure } from './retryPolicy';
-import type { VippsCredentials, VippsEnvironment } from './vippsCredentials';
+import type { Failure } from '../transport/retryPolicy';
+import type { VippsEnvironment } from './vippsCredentials';
 
 export interface VippsErrorDetails {
 	description: string;
@@ -39,7 +39,6 @@ const CONNECTION_HINT = "Check the credential's Environment (and Custom Base URL
 export const TOKEN_REQUEST = 'the access token request';
 const THROTTLED = "The API gateway limits how many requests a key may send. Lower the node's Concurrency option or set Max Requests per Second, then run the failed items again.";
 const TOKEN_THROTTLED = 'It is one request shared by every execution with these keys; the gateway refused it for two minutes. Run the workflow again in a few minutes.';
-export const REDACTED = '[redacted]';
 
 export function parseJsonBody(body: string): unknown {
 	try {
@@ -185,14 +184,14 @@ export function closedGatewayError(what: string, until: number): VippsError {
 }
 
 /**
- * The facts of a failed call (attempts, possibleDuplicate) on its error; the message says how many
- * attempts it took and, for a check-in that may have reached Vipps, that the customer may have seen it.
+ * The facts of a failed call on its error: `attempts` HTTP attempts made, and `possibleDuplicate`
+ * (the transport's rule). The message says how many attempts it took and, for a possible
+ * duplicate, that the customer may have seen the check-in.
  */
-export function withAttempts(error: VippsError, attempts: Attempts, notifiesCustomer: boolean): VippsError {
-	const possibleDuplicate = notifiesCustomer && attempts.mayHaveArrived > 0;
-	const message = attempts.made > 1 ? `${error.message}, after ${attempts.made} attempts` : error.message;
+export function withAttempts(error: VippsError, attempts: number, possibleDuplicate: boolean): VippsError {
+	const message = attempts > 1 ? `${error.message}, after ${attempts} attempts` : error.message;
 	const arrival = possibleDuplicate ? ' Vipps may have received it all the same: the customer may have seen the check-in. Check before sending it again.' : '';
-	return new VippsError(message, { ...error.details, description: `${error.details.description}${arrival}`, attempts: attempts.made, possibleDuplicate });
+	return new VippsError(message, { ...error.details, description: `${error.details.description}${arrival}`, attempts, possibleDuplicate });
 }
 
 /** The host (or hostname) of `url`, never its user name or password. */
@@ -202,15 +201,4 @@ function hostOf(url: string, part: 'host' | 'hostname', base?: string): string {
 	} catch {
 		return 'the Vipps API';
 	}
-}
-
-/** Replaces every occurrence of the credential's secrets, wherever a text came from. */
-export function redactSecrets(text: string, credentials: Pick<VippsCredentials, 'clientSecret' | 'subscriptionKey'>, extra: string[] = []): string {
-	let result = text;
-	// Longest first, so a secret that contains another is replaced whole.
-	const secrets = [credentials.clientSecret, credentials.subscriptionKey, ...extra].sort((a, b) => b.length - a.length);
-	for (const secret of secrets) {
-		if (secret && secret.length >= 4) result = result.split(secret).join(REDACTED);
-	}
-	return result;
 }

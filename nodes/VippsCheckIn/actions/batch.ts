@@ -106,11 +106,13 @@ export function itemParameter(this: IExecuteFunctions, name: string, itemIndex: 
 	try {
 		return this.getNodeParameter(name, itemIndex, fallback) as unknown;
 	} catch (error) {
-		throw new NodeOperationError(this.getNode(), `${label}: ${(error as Error).message}`, {
-			itemIndex,
-			description: `Nothing was sent for this item: the expression of ${label} failed for it.`,
-		});
+		throw itemRefused.call(this, itemIndex, `${label}: ${(error as Error).message}`, `: the expression of ${label} failed for it.`);
 	}
+}
+
+/** The error for an item refused before anything was sent for it; `message` names the field. */
+export function itemRefused(this: IExecuteFunctions, itemIndex: number, message: string, more = '.'): NodeOperationError {
+	return new NodeOperationError(this.getNode(), message, { itemIndex, description: `Nothing was sent for this item${more}` });
 }
 
 /** The per-item Merchant Serial Number option, checked like the credential's. */
@@ -122,16 +124,14 @@ export function merchantSerialNumberOption(this: IExecuteFunctions, itemIndex: n
 		// sending under the credential's MSN could check the customer in at another shop.
 		const raw = (this.getNode().parameters.options as IDataObject | undefined)?.merchantSerialNumber;
 		if (typeof raw === 'string' && raw.startsWith('=')) {
-			throw new NodeOperationError(this.getNode(), 'Option "Merchant Serial Number": its expression gave no value for this item', {
-				itemIndex,
-				description: "Nothing was sent for this item. Map a 4–7 digit MSN for every item, or remove the option to send the credential's.",
-			});
+			const message = 'Option "Merchant Serial Number": its expression gave no value for this item';
+			throw itemRefused.call(this, itemIndex, message, ". Map a 4–7 digit MSN for every item, or remove the option to send the credential's.");
 		}
 		return undefined;
 	}
 	const problem = typeof text === 'string' ? merchantSerialNumberProblem(text) : 'must be 4 to 7 digits';
 	if (problem) {
-		throw new NodeOperationError(this.getNode(), `Option "Merchant Serial Number" ${problem}`, { itemIndex });
+		throw itemRefused.call(this, itemIndex, `Option "Merchant Serial Number" ${problem}`);
 	}
 	return text as string;
 }

@@ -1,4 +1,4 @@
-import type { INodeProperties } from 'n8n-workflow';
+import type { INodeProperties, INodePropertyOptions } from 'n8n-workflow';
 
 /**
  * Chosen by measurement in real n8n 2.41.1 (BENCHMARKS.md, "Default concurrency"): n8n's HTTP
@@ -10,6 +10,20 @@ import type { INodeProperties } from 'n8n-workflow';
 export const DEFAULT_CONCURRENCY = 128;
 export const MAX_CONCURRENCY = 128;
 export const DEFAULT_TIMEOUT_MS = 20_000;
+
+/** A resource's Operation field, its first operation the default. */
+export function operationField(resource: string, operations: [INodePropertyOptions, ...INodePropertyOptions[]]): INodeProperties {
+	const [{ value: first }] = operations;
+	return {
+		displayName: 'Operation',
+		name: 'operation',
+		type: 'options',
+		noDataExpression: true,
+		displayOptions: { show: { resource: [resource] } },
+		options: operations,
+		default: first,
+	};
+}
 
 /** Options every Vipps call shares; each operation adds its own. Those that describe the whole run take no expression over the item. */
 export const requestOptions: INodeProperties[] = [

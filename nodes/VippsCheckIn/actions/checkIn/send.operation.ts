@@ -11,7 +11,7 @@ import { normalizePhoneNumber } from '../../helpers/phoneNumber';
 import { parseMembershipFlag } from '../../helpers/membership';
 import { parseYesNo } from '../../helpers/yesNo';
 import type { LoyaltyCheckIn, VippsApiClient } from '../../transport';
-import { itemParameter, merchantSerialNumberOption, type ItemOperation } from '../batch';
+import { itemParameter, itemRefused, merchantSerialNumberOption, type ItemOperation } from '../batch';
 import { requestOptions } from '../common.descriptions';
 import { MAX_RECORDS, RepeatGuard, contactKey, type PreviousCheckIn, type RepeatWindow } from './repeatGuard';
 
@@ -123,22 +123,12 @@ export function setUp(this: IExecuteFunctions): ItemOperation<LoyaltyCheckIn> {
 }
 
 function readCheckIn(this: IExecuteFunctions, itemIndex: number): LoyaltyCheckIn {
-	const rawPhone = itemParameter.call(this, 'phoneNumber', itemIndex, 'Phone Number');
-	const phone = normalizePhoneNumber(rawPhone);
+	const phone = normalizePhoneNumber(itemParameter.call(this, 'phoneNumber', itemIndex, 'Phone Number'));
 	if (!phone.valid) {
-		throw new NodeOperationError(this.getNode(), `Phone Number: ${phone.problem}`, {
-			itemIndex,
-			description: 'Nothing was sent for this item. Map a Norwegian mobile number, e.g. +47 912 34 567.',
-		});
+		throw itemRefused.call(this, itemIndex, `Phone Number: ${phone.problem}`, '. Map a Norwegian mobile number, e.g. +47 912 34 567.');
 	}
-	const rawMember = itemParameter.call(this, 'isMember', itemIndex, 'Is Member');
-	const member = parseMembershipFlag(rawMember);
-	if (!member.valid) {
-		throw new NodeOperationError(this.getNode(), `Is Member: ${member.problem}`, {
-			itemIndex,
-			description: 'Nothing was sent for this item.',
-		});
-	}
+	const member = parseMembershipFlag(itemParameter.call(this, 'isMember', itemIndex, 'Is Member'));
+	if (!member.valid) throw itemRefused.call(this, itemIndex, `Is Member: ${member.problem}`);
 	return {
 		phoneNumber: phone.msisdn,
 		isMember: member.isMember,
@@ -150,10 +140,8 @@ function isDryRun(this: IExecuteFunctions, itemIndex: number): boolean {
 	// From an expression Dry Run may be "yes" or 1: anything unclear is refused, never sent for real.
 	const dryRun = parseYesNo(itemParameter.call(this, 'options.dryRun', itemIndex, 'Option "Dry Run"', false));
 	if (!dryRun.valid) {
-		throw new NodeOperationError(this.getNode(), `Option "Dry Run": ${dryRun.problem}`, {
-			itemIndex,
-			description: 'Nothing was sent for this item. Turn Dry Run on or off, or make its expression give true or false.',
-		});
+		const more = '. Turn Dry Run on or off, or make its expression give true or false.';
+		throw itemRefused.call(this, itemIndex, `Option "Dry Run": ${dryRun.problem}`, more);
 	}
 	return dryRun.yes;
 }

@@ -1,8 +1,8 @@
-import { NodeOperationError, updateDisplayOptions, type INodeProperties } from 'n8n-workflow';
+import { updateDisplayOptions, type INodeProperties } from 'n8n-workflow';
 
 import { describeShape } from '../../helpers/phoneNumber';
 import { qrCodeCreatedAt } from '../../helpers/qrCode';
-import { itemParameter, merchantSerialNumberOption, type ItemOperation } from '../batch';
+import { itemParameter, itemRefused, merchantSerialNumberOption, type ItemOperation } from '../batch';
 import { requestOptions } from '../common.descriptions';
 
 const properties: INodeProperties[] = [
@@ -40,10 +40,7 @@ const getPhoneNumber: ItemOperation<QrExchange> = {
 	prepare(itemIndex) {
 		const qrCode = itemParameter.call(this, 'qrCode', itemIndex, 'QR Code');
 		if (typeof qrCode !== 'string' || qrCode.trim() === '') {
-			throw new NodeOperationError(this.getNode(), `QR Code: expected the scanned text; got ${describeShape(qrCode)}`, {
-				itemIndex,
-				description: 'Nothing was sent for this item.',
-			});
+			throw itemRefused.call(this, itemIndex, `QR Code: expected the scanned text; got ${describeShape(qrCode)}`);
 		}
 		return { qrCode: qrCode.trim(), merchantSerialNumber: merchantSerialNumberOption.call(this, itemIndex) };
 	},

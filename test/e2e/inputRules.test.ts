@@ -77,7 +77,7 @@ describe('input rules, executed by `n8n execute`', () => {
 			{
 				error:
 					'Phone Number: Vipps needs a Norwegian mobile number, 8 digits starting with 4 or 9; this one starts with 2, so it looks like a landline or service number; got the text "23 45 67 89" (8 digits)',
-				details: { description: expect.stringMatching(/^Nothing was sent for this item\./) },
+				details: { description: expect.stringMatching(/^Nothing was sent for this item\./), attempts: 0, possibleDuplicate: false },
 			},
 		]);
 		const dryRun = jsonOf(itemsOf(result, 'Dry run by expression'));

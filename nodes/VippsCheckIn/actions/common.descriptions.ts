@@ -2,10 +2,10 @@ import type { INodeProperties, INodePropertyOptions } from 'n8n-workflow';
 
 /**
  * Chosen by measurement in real n8n 2.41.1 (docs/benchmark-history.md, "Default concurrency: why
- * 128"): n8n's HTTP helper opens a connection per request, so requests in flight hide its latency until n8n's CPU
- * is the bound. On a busy machine 1,000 check-ins took 9.4 / 7.5 / 6.3 / 4.9 s over HTTP at
- * 16 / 32 / 64 / 128 in flight (HTTPS 8.2 / 6.9 / 6.6 / 6.5 s). Behind a throttling gateway the
- * pacer's rate, not the concurrency, keeps the batch under the limit: 32 to 128 did the same there.
+ * 128"): n8n's HTTP helper opens a connection per request, so requests in flight hide its latency
+ * until n8n's CPU is the bound. On a busy machine 1,000 check-ins took 9.4 / 7.5 / 6.3 / 4.9 s over
+ * HTTP at 16 / 32 / 64 / 128 in flight (HTTPS 8.2 / 6.9 / 6.6 / 6.5 s). Behind a throttling gateway
+ * the pacer's rate, not the concurrency, keeps the batch under the limit: 32 to 128 did the same.
  */
 export const DEFAULT_CONCURRENCY = 128;
 export const MAX_CONCURRENCY = 128;

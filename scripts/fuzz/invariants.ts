@@ -75,6 +75,16 @@ function reportedSent(item: INodeExecutionData): boolean {
 	return !isErrorItem(item) && 'checkInId' in item.json && item.json.dryRun !== true && item.json.skipped !== true;
 }
 
+/**
+ * The item says its check-in may have reached Vipps: `possibleDuplicate: true`, or, where an error
+ * item carries no such field (before the failure fields), its description says so in words.
+ */
+function saysMayHaveArrived(item: INodeExecutionData): boolean {
+	if (typeof item.json.possibleDuplicate === 'boolean') return item.json.possibleDuplicate;
+	const description = (item.json.details as { description?: unknown } | undefined)?.description;
+	return typeof description === 'string' && /may have (received|seen)/i.test(description);
+}
+
 function countBy<T>(values: T[]): Map<T, number> {
 	const counts = new Map<T, number>();
 	for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
@@ -246,7 +256,7 @@ const checks: Record<Exclude<InvariantName, 'finishesInTime'>, Check> = {
 			const outputs = items.map((planned) => outputOf.get(planned.index));
 			const sent = outputs.filter((output) => output && reportedSent(output)).length;
 			// An answer lost on its way (the Timeout struck as it came): the item must say it may have arrived.
-			const mayHaveArrived = outputs.filter((output) => output && isErrorItem(output) && output.json.possibleDuplicate === true).length;
+			const mayHaveArrived = outputs.filter((output) => output && isErrorItem(output) && saysMayHaveArrived(output)).length;
 			if (count > sent + mayHaveArrived) {
 				problems.push(`${number}: the simulator answered ${count} check-in(s) with 2xx; ${sent} reported sent, ${mayHaveArrived} say they may have arrived (${short(outputs.map((o) => o?.json))})`);
 			}
@@ -324,7 +334,12 @@ const checks: Record<Exclude<InvariantName, 'finishesInTime'>, Check> = {
 		if (fuzzCase.onError !== 'stopWorkflow' || !obs.error || obs.checkIns.length === 0) return [];
 		const delivered = new Set(obs.checkIns.filter(isOk).map(phoneNumberOf)).size;
 		const text = `${obs.error.message} ${obs.error.description ?? ''}`;
-		const says = delivered === 0 ? /\b(0|no|none)\b/i.test(text) : new RegExp(`\\b${delivered}\\b`).test(text);
+		// The count stands in a sentence about what was delivered (or sent), e.g. "3 check-ins were delivered before the stop".
+		const sentences = text.split(/[.;:\n]\s/).filter((sentence) => /deliver|sent|arrived/i.test(sentence));
+		const numbers = sentences.flatMap((sentence) => [...sentence.matchAll(/\b(\d+|no|none)\b/gi)].map(([word]) => (/^\d+$/.test(word) ? Number(word) : 0)));
+		// With a Timeout of a few hundred ms a busy machine can lose a 2xx on its way (the node then
+		// cannot count it): any count up to the simulator's will do. Otherwise the count is exact.
+		const says = timeoutIsSmall(fuzzCase.options) ? numbers.some((n) => n <= delivered) : numbers.includes(delivered);
 		return says ? [] : [`${delivered} check-in(s) delivered before the stop, the error does not say so: ${short(text)}`];
 	},
 

@@ -22,6 +22,7 @@ export const AWAITING_ROUND_CHANGES: readonly InvariantName[] = [
 	'stopNamesItem',
 	'stopTellsDelivered',
 	'closedGatewayAtOnce',
+	'ownErrorsOnly',
 ];
 
 export interface FuzzStats {

@@ -6,7 +6,8 @@
  * hold, on the cases left (`--stop-at-first` stops instead).
  *
  *   --cases N           cases to run in all (default 200)
- *   --seed S            fast-check seed (default: random, printed)
+ *   --seed S            fast-check seed (default: random, printed); runner r starts at S + r
+ *   --parallel P        cases run side by side, one runner each (default 4): a case mostly waits
  *   --max-items N       items per case, at most (default 6)
  *   --skip a,b          leave these invariants out
  *   --skip-awaiting     leave out the invariants this round's other branches make true (AWAITING_ROUND_CHANGES)
@@ -35,6 +36,7 @@ import {
 interface Args {
 	cases: number;
 	seed: number;
+	parallel: number;
 	maxItems: number;
 	skip: Set<string>;
 	shrink: boolean;
@@ -44,7 +46,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-	const args: Args = { cases: 200, seed: Math.floor(Math.random() * 2 ** 31), maxItems: 6, skip: new Set(), shrink: true, stopAtFirst: false };
+	const args: Args = { cases: 200, seed: Math.floor(Math.random() * 2 ** 30), parallel: 4, maxItems: 6, skip: new Set(), shrink: true, stopAtFirst: false };
 	for (let i = 0; i < argv.length; i++) {
 		const value = () => {
 			const next = argv[++i];
@@ -62,6 +64,9 @@ function parseArgs(argv: string[]): Args {
 				break;
 			case '--seed':
 				args.seed = whole(value(), '--seed');
+				break;
+			case '--parallel':
+				args.parallel = Math.max(1, whole(value(), '--parallel'));
 				break;
 			case '--max-items':
 				args.maxItems = Math.max(1, whole(value(), '--max-items'));
@@ -112,9 +117,9 @@ function pasteable(example: Counterexample): string {
 	return `\t{\n\t\tname: ${JSON.stringify(name)},\n\t\tinvariants: ${JSON.stringify(example.invariants)},\n\t\tfuzzCase: ${JSON.stringify(example.fuzzCase)},\n\t},`;
 }
 
-function printStats(stats: FuzzStats, wallMs: number): void {
+function printStats(stats: FuzzStats, generated: number, wallMs: number): void {
 	const lines = [
-		`cases             ${stats.cases}`,
+		`cases             ${generated} generated; ${stats.cases} run (shrinking included)`,
 		`items             ${stats.items}`,
 		`requests          ${stats.requests} (token ${stats.tokenRequests}, check-in ${stats.checkInRequests})`,
 		`refused conns     ${stats.refusedConnections}; closed ports ${stats.closedPorts}; closed gateways ${stats.closedGateways}`,
@@ -128,7 +133,7 @@ function printStats(stats: FuzzStats, wallMs: number): void {
 		...Object.entries(stats.faultsMet)
 			.sort(([a], [b]) => a.localeCompare(b))
 			.map(([kind, count]) => `  ${kind.padEnd(44)} ${count}`),
-		'cases violating (shrinking runs included):',
+		'cases violating, by invariant (shrinking included):',
 		...(Object.keys(stats.violations).length
 			? Object.entries(stats.violations).map(([name, count]) => `  ${name.padEnd(44)} ${count}`)
 			: ['  none']),
@@ -154,56 +159,80 @@ async function main(): Promise<number> {
 	if (args.replay) return await replay(args.replay, args.skip);
 	const stats = emptyStats();
 	const counterexamples: Counterexample[] = [];
+	/** Grows as invariants fail: each runner's next round leaves them out. */
 	const skip = new Set(args.skip);
 	const startedAt = Date.now();
 	process.stdout.write(
-		`fuzz: seed ${args.seed}, ${args.cases} cases of up to ${args.maxItems} items; invariants left out: ${[...skip].join(', ') || 'none'}\n`,
+		`fuzz: seed ${args.seed}, ${args.cases} cases of up to ${args.maxItems} items, ${args.parallel} side by side; ` +
+			`invariants left out: ${[...skip].join(', ') || 'none'}\n`,
 	);
-	let left = args.cases;
-	let seed = args.seed;
 	let lastReport = Date.now();
 	const progress = setInterval(() => {
-		if (Date.now() - lastReport < 30_000) return;
+		if (Date.now() - lastReport < 60_000) return;
 		lastReport = Date.now();
-		process.stdout.write(`  … ${stats.cases} cases run, ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`);
+		const failing = Object.keys(stats.violations);
+		process.stdout.write(`  … ${stats.cases} cases, ${((Date.now() - startedAt) / 1000).toFixed(0)} s${failing.length ? `; failing: ${failing.join(', ')}` : ''}\n`);
 	}, 5_000);
-	try {
-		while (left > 0) {
-			const details = await fc.check(fuzzProperty({ ...generatorFor(skip, args.maxItems), skip, stats }), {
+	let broken: string | undefined;
+	/** Cases generated, not counting the runs that shrank a failing one. */
+	let generated = 0;
+
+	const runner = async (index: number, cases: number): Promise<void> => {
+		let left = cases;
+		let seed = args.seed + index;
+		while (left > 0 && !broken) {
+			const ownSkip = new Set(skip);
+			const details = await fc.check(fuzzProperty({ ...generatorFor(ownSkip, args.maxItems), skip: ownSkip, stats }), {
 				seed,
 				numRuns: left,
 				endOnFailure: !args.shrink,
 			});
-			if (!details.failed) break;
+			generated += details.numRuns;
+			if (!details.failed) return;
 			left -= details.numRuns;
 			const error = details.errorInstance;
 			const violations = error instanceof InvariantViolation ? error.violations : [];
 			const invariants = [...new Set(violations.map((v) => v.invariant))];
 			const fuzzCase = details.counterexample?.[0];
-			process.stdout.write(`\nFAILED after ${details.numRuns} case(s), ${details.numShrinks} shrink(s); seed ${seed}, path "${details.counterexamplePath}"\n`);
 			if (!fuzzCase || invariants.length === 0) {
-				process.stdout.write(`the property failed without an invariant violation: ${String(error)}\n`);
-				return 2;
+				broken = `seed ${seed}: the property failed without an invariant violation: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+				return;
 			}
-			for (const violation of violations) process.stdout.write(`  [${violation.invariant}] ${violation.message}\n`);
+			const fresh = invariants.filter((name) => !counterexamples.some((c) => c.invariants.includes(name)));
 			const example: Counterexample = { seed, path: details.counterexamplePath ?? '', invariants, violations, fuzzCase };
-			counterexamples.push(example);
-			process.stdout.write(`shrunk counterexample, for test/property/regressions.test.ts:\n${pasteable(example)}\n\n`);
-			if (args.stopAtFirst) break;
+			if (fresh.length) {
+				counterexamples.push(example);
+				process.stdout.write(
+					`\nFAILED (runner ${index}) after ${details.numRuns} case(s), ${details.numShrinks} shrink(s); seed ${seed}, path "${example.path}"\n` +
+						violations.map((v) => `  [${v.invariant}] ${v.message}\n`).join('') +
+						`shrunk counterexample, for test/property/regressions.test.ts:\n${pasteable(example)}\n\n`,
+				);
+			}
+			if (args.stopAtFirst) {
+				broken = 'stopped at the first failing case (--stop-at-first)';
+				return;
+			}
 			for (const invariant of invariants) skip.add(invariant);
-			seed++;
-			process.stdout.write(`going on with seed ${seed}, ${left} cases left, without ${invariants.join(', ')}\n`);
+			seed += args.parallel;
 		}
+	};
+
+	try {
+		const share = Math.floor(args.cases / args.parallel);
+		await Promise.all(
+			Array.from({ length: Math.min(args.parallel, args.cases) }, (_, index) => runner(index, share + (index < args.cases % args.parallel ? 1 : 0))),
+		);
 	} finally {
 		clearInterval(progress);
 	}
 	const wallMs = Date.now() - startedAt;
-	process.stdout.write(`\nseed ${args.seed}\n`);
-	printStats(stats, wallMs);
-	const failed = counterexamples.flatMap((c) => c.invariants);
-	process.stdout.write(failed.length ? `\nFAILED invariants: ${failed.join(', ')}\n` : '\nevery invariant held\n');
-	if (args.json) writeFileSync(args.json, `${JSON.stringify({ seed: args.seed, args: { ...args, skip: [...args.skip] }, stats, wallMs, counterexamples }, null, 2)}\n`);
-	return failed.length ? 1 : 0;
+	process.stdout.write(`\nseed ${args.seed} (runners ${args.seed} to ${args.seed + args.parallel - 1}), ${args.parallel} side by side\n`);
+	printStats(stats, generated, wallMs);
+	if (broken) process.stdout.write(`\n${broken}\n`);
+	const failed = [...new Set(counterexamples.flatMap((c) => c.invariants))];
+	process.stdout.write(failed.length ? `\nFAILED invariants: ${failed.join(', ')}\n` : broken ? '' : '\nevery invariant held\n');
+	if (args.json) writeFileSync(args.json, `${JSON.stringify({ seed: args.seed, args: { ...args, skip: [...args.skip] }, generated, stats, wallMs, counterexamples }, null, 2)}\n`);
+	return broken ? 2 : failed.length ? 1 : 0;
 }
 
 main().then(

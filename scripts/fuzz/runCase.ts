@@ -10,6 +10,7 @@ import { inspect } from 'node:util';
 import { Logger } from '@n8n/backend-common';
 import type { IDataObject, INode, INodeExecutionData, INodeParameters } from 'n8n-workflow';
 
+import { throwExpressionErrors } from '../../harness/expressionErrors';
 import { startWorkflow, type HarnessCredential, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
 import { PATHS, VippsSimulator, type Fault, type RecordedRequest } from '../../simulator/VippsSimulator';
 import {
@@ -42,6 +43,8 @@ let logCapturing = false;
 function captureLogs(): void {
 	if (logCapturing) return;
 	logCapturing = true;
+	// As in a user's n8n, whose VM expression engine throws what the harness's legacy one would turn into null.
+	throwExpressionErrors();
 	const prototype = Logger.prototype as unknown as { log: (level: string, message: string, metadata: object) => void };
 	const original = prototype.log;
 	prototype.log = function (this: unknown, level: string, message: string, metadata: object) {

@@ -27,6 +27,7 @@ export const INVARIANTS = {
 	ownErrorsOnly: 'under Continue, a valid item with no fault of its own is not failed by another item\'s input or faults',
 	stopTellsDelivered: 'Stop Workflow after a send says how many check-ins were delivered before the stop',
 	closedGatewayAtOnce: 'a closed gateway (Retry-After: 1 hour) fails each item at once, at most one request each, naming when it reopens',
+	skipRepeatsRemembers: 'with Skip Repeats, a check-in that may have arrived (2xx, or no answer, or 502–504) is not sent again by the next run',
 } as const;
 
 export type InvariantName = keyof typeof INVARIANTS;
@@ -209,7 +210,7 @@ const checks: Record<Exclude<InvariantName, 'finishesInTime'>, Check> = {
 	},
 
 	contract({ obs }) {
-		return obs.requests.flatMap((request) => {
+		return [...obs.requests, ...(obs.second?.requests ?? [])].flatMap((request) => {
 			const errors = validateAgainstContract(request).errors.filter((error) => !documentedDeparture(request, error));
 			return errors.length === 0 ? [] : [`#${request.seq} ${request.method} ${request.path} ${request.rawBody.slice(0, 120)}: ${errors.join('; ')}`];
 		});
@@ -254,11 +255,16 @@ const checks: Record<Exclude<InvariantName, 'finishesInTime'>, Check> = {
 		for (const [number, count] of ok) {
 			const items = typeof number === 'string' ? (itemsByNumber.get(number) ?? []) : [];
 			const outputs = items.map((planned) => outputOf.get(planned.index));
-			const sent = outputs.filter((output) => output && reportedSent(output)).length;
-			// An answer lost on its way (the Timeout struck as it came): the item must say it may have arrived.
-			const mayHaveArrived = outputs.filter((output) => output && isErrorItem(output) && saysMayHaveArrived(output)).length;
-			if (count > sent + mayHaveArrived) {
-				problems.push(`${number}: the simulator answered ${count} check-in(s) with 2xx; ${sent} reported sent, ${mayHaveArrived} say they may have arrived (${short(outputs.map((o) => o?.json))})`);
+			// How many 2xx the items can account for. A 2xx can be lost on its way (the Timeout struck as
+			// it came): an item that says its check-in may have arrived (a possible duplicate, sent or
+			// failed) may have had two; one reported sent with no such doubt, one; any other, none.
+			const accounted = outputs.reduce((sum, output) => {
+				if (!output) return sum;
+				if (reportedSent(output)) return sum + (saysMayHaveArrived(output) ? 2 : 1);
+				return sum + (isErrorItem(output) && saysMayHaveArrived(output) ? 2 : 0);
+			}, 0);
+			if (count > accounted) {
+				problems.push(`${number}: the simulator answered ${count} check-in(s) with 2xx; the items account for ${accounted} (${short(outputs.map((o) => o?.json))})`);
 			}
 		}
 		return problems;
@@ -307,7 +313,21 @@ const checks: Record<Exclude<InvariantName, 'finishesInTime'>, Check> = {
 	},
 
 	continueNeverThrows({ obs, fuzzCase }) {
-		return fuzzCase.onError !== 'stopWorkflow' && obs.error ? [`${fuzzCase.onError}: the node threw ${obs.error.message}`] : [];
+		if (fuzzCase.onError === 'stopWorkflow') return [];
+		return [obs.error, obs.second?.error].filter((error) => error !== undefined).map((error) => `${fuzzCase.onError}: the node threw ${error.message}`);
+	},
+
+	skipRepeatsRemembers({ obs, fuzzCase, optionsValid }) {
+		const { second } = obs;
+		const window = fuzzCase.options.skipRepeats;
+		if (!second || !optionsValid || !['sameHour', 'sameDay', 'minutes'].includes(window as string)) return [];
+		// An hour (or day) that turned between the runs starts a new window: nothing to hold the node to.
+		if (window !== 'minutes' && new Date(obs.startedAt).getUTCHours() !== new Date(second.endedAt).getUTCHours()) return [];
+		const key = (r: RecordedRequest) => `${String(phoneNumberOf(r))} isMember ${String((r.body as { isMember?: unknown } | undefined)?.isMember)} MSN ${r.headers['merchant-serial-number'] ?? '-'}`;
+		const mayHaveArrived = (r: RecordedRequest) => isOk(r) || (r.status === 0 && r.fault !== 'dropped') || (r.status >= 502 && r.status <= 504);
+		const arrived = new Set(obs.checkIns.filter(mayHaveArrived).map(key));
+		const again = [...new Set(second.checkIns.map(key).filter((k) => arrived.has(k)))];
+		return again.map((k) => `${k}: may have arrived in the first run (${short(obs.checkIns.filter((r) => key(r) === k).map((r) => r.fault ?? r.status))}), sent again by the next`);
 	},
 
 	ownErrorsOnly({ obs, fuzzCase, optionsValid, itemsByNumber, outputOf }) {
@@ -368,11 +388,19 @@ const checks: Record<Exclude<InvariantName, 'finishesInTime'>, Check> = {
 
 /** Every invariant not in `skip`, on one observation. Returns the violations and how many invariants were checked. */
 export function checkInvariants(obs: Observation, skip: ReadonlySet<string> = new Set()): { violations: Violation[]; checked: number } {
+	if (obs.refusedByN8n !== undefined) {
+		// n8n refused the workflow before it ran: the node's promises do not come into it, but nothing may have been sent.
+		const sent = obs.requests.length ? [{ invariant: 'onePerInput' as const, message: `n8n refused to run the workflow (${obs.refusedByN8n}), yet ${obs.requests.length} request(s) went out` }] : [];
+		return { violations: sent.filter((v) => !skip.has(v.invariant)), checked: 1 };
+	}
 	if (!obs.run) {
 		return {
 			violations: skip.has('finishesInTime') ? [] : [{ invariant: 'finishesInTime', message: `still running after ${obs.elapsedMs} ms; cancelled` }],
 			checked: 1,
 		};
+	}
+	if (obs.second && !obs.second.run && !skip.has('finishesInTime')) {
+		return { violations: [{ invariant: 'finishesInTime', message: 'the second run was still running after 10 s; cancelled' }], checked: 1 };
 	}
 	const facts = factsOf(obs);
 	const violations: Violation[] = [];

@@ -103,6 +103,11 @@ export interface FuzzCase {
 	closedPortMs?: number;
 	/** Every check-in is answered 429 with a Retry-After of an hour (a spent quota, a gateway in maintenance). */
 	closedGateway: boolean;
+	/**
+	 * The same node runs the same items once more, with no fault, right after: what Skip Repeats
+	 * remembers of the first run (a check-in that may have arrived is not sent again).
+	 */
+	secondRun?: true;
 }
 
 /** What the generator may produce: `closedGateway` off leaves such cases out (they take minutes where the node waits for the gateway). */
@@ -338,10 +343,12 @@ export function caseArbitrary({ maxItems, closedGateway }: GeneratorOptions): fc
 			refusedConnections: fc.oneof({ weight: 8, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 2 }) }),
 			closedPortMs: fc.oneof({ weight: 20, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.integer({ min: 50, max: 300 }) }),
 			closedGateway: closedGateway ? fc.oneof({ weight: 15, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) : fc.constant(false),
+			secondRun: fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constant(true as const) }),
 		})
 		.map((generated) => {
 			const fuzzCase: FuzzCase = { ...generated };
 			if (fuzzCase.closedPortMs === undefined) delete fuzzCase.closedPortMs;
+			if (fuzzCase.secondRun === undefined) delete fuzzCase.secondRun;
 			return normaliseFaults(fuzzCase);
 		});
 }

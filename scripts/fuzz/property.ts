@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 
-import type { Fault } from '../../simulator/VippsSimulator';
+import { PATHS, type Fault } from '../../simulator/VippsSimulator';
 import { INVARIANT_NAMES, checkInvariants, type InvariantName, type Violation } from './invariants';
 import { caseArbitrary, type FuzzCase, type GeneratorOptions } from './model';
 import { runCase, type Observation } from './runCase';
@@ -23,6 +23,7 @@ export const AWAITING_ROUND_CHANGES: readonly InvariantName[] = [
 	'stopTellsDelivered',
 	'closedGatewayAtOnce',
 	'ownErrorsOnly',
+	'skipRepeatsRemembers',
 ];
 
 export interface FuzzStats {
@@ -34,6 +35,10 @@ export interface FuzzStats {
 	refusedConnections: number;
 	closedPorts: number;
 	closedGateways: number;
+	/** Cases whose node ran the same items a second time (Skip Repeats). */
+	secondRuns: number;
+	/** Cases n8n refused to run (a required parameter left empty): the node never ran. */
+	refusedByN8n: number;
 	/** Faults injected, by kind (429s by their Retry-After form). */
 	faults: Record<string, number>;
 	/** Faults the simulator actually applied, by kind. */
@@ -54,6 +59,8 @@ export function emptyStats(): FuzzStats {
 		refusedConnections: 0,
 		closedPorts: 0,
 		closedGateways: 0,
+		refusedByN8n: 0,
+		secondRuns: 0,
 		faults: {},
 		faultsMet: {},
 		invariantChecks: 0,
@@ -85,12 +92,16 @@ function record(stats: FuzzStats, obs: Observation, checked: number, violations:
 	const { fuzzCase } = obs;
 	stats.cases++;
 	stats.items += fuzzCase.items.length;
-	stats.requests += obs.requests.length;
-	stats.checkInRequests += obs.checkIns.length;
-	stats.tokenRequests += obs.requests.length - obs.checkIns.length;
+	const requests = [...obs.requests, ...(obs.second?.requests ?? [])];
+	const checkIns = requests.filter((request) => request.path === PATHS.checkIn);
+	stats.requests += requests.length;
+	stats.checkInRequests += checkIns.length;
+	stats.tokenRequests += requests.length - checkIns.length;
+	if (obs.second) stats.secondRuns++;
 	stats.refusedConnections += obs.refusedConnections;
 	if (fuzzCase.closedPortMs !== undefined) stats.closedPorts++;
 	if (fuzzCase.closedGateway) stats.closedGateways++;
+	if (obs.refusedByN8n !== undefined) stats.refusedByN8n++;
 	for (const fault of fuzzCase.tokenFaults) bump(stats.faults, `token: ${faultName(fault)}`);
 	for (const item of fuzzCase.items) for (const fault of item.faults) bump(stats.faults, `check-in: ${faultName(fault)}`);
 	for (const request of obs.requests) if (request.fault) bump(stats.faultsMet, request.fault);

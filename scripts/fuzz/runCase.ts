@@ -307,13 +307,29 @@ export function workflowFor(fuzzCase: FuzzCase, planned: PlannedItem[], caseNumb
 export interface Observation {
 	fuzzCase: FuzzCase;
 	planned: PlannedItem[];
-	/** Undefined when the case did not finish before its deadline (it was cancelled). */
+	/** Undefined when the case did not finish before its deadline (it was cancelled), or n8n would not run it. */
 	run: WorkflowRun | undefined;
+	/** n8n refused to run the workflow at all (WorkflowHasIssuesError, e.g. a required parameter left empty): the node never ran. */
+	refusedByN8n?: string;
 	success: INodeExecutionData[];
 	errorOutput: INodeExecutionData[];
 	error: (Error & { description?: string; context?: { itemIndex?: number }; itemIndex?: number }) | undefined;
+	/** What the simulator received in the (first) run. */
 	requests: RecordedRequest[];
 	checkIns: RecordedRequest[];
+	/** The second run of the same node and items, with no fault (FuzzCase.secondRun). */
+	second?: {
+		run: WorkflowRun | undefined;
+		success: INodeExecutionData[];
+		errorOutput: INodeExecutionData[];
+		error: Observation['error'];
+		requests: RecordedRequest[];
+		checkIns: RecordedRequest[];
+		startedAt: number;
+		endedAt: number;
+	};
+	/** When the first run started and the last one ended (epoch ms). */
+	startedAt: number;
 	secrets: string[];
 	/** Everything a user or an execution log could see: the run data, the error, n8n's log lines. */
 	visible: string;
@@ -390,25 +406,59 @@ export async function runCase(fuzzCase: FuzzCase, { deadlineMs = deadlineFor(fuz
 			data: simulator.credentialData(),
 		};
 		const startedAt = Date.now();
-		const running = caseLogs.run(lines, () => startWorkflow(workflowFor(fuzzCase, planned, caseNumber), { credentials: [credential] }));
-		let timedOut = false;
-		const deadline = new Promise<undefined>((resolve) =>
-			timers.push(
-				setTimeout(() => {
-					timedOut = true;
-					running.cancel();
-					resolve(undefined);
-				}, deadlineMs),
-			),
-		);
-		const finished = await Promise.race([running.result, deadline]);
-		// A cancelled run still ends; wait for it (briefly) so nothing of it outlives the case.
-		const run = timedOut ? undefined : finished;
-		if (timedOut) await Promise.race([running.result.catch(() => undefined), new Promise((resolve) => timers.push(setTimeout(resolve, 5_000)))]);
+		const workflow = workflowFor(fuzzCase, planned, caseNumber);
+		let running: ReturnType<typeof startWorkflow>;
+		try {
+			running = caseLogs.run(lines, () => startWorkflow(workflow, { credentials: [credential] }));
+		} catch (error) {
+			// n8n's own check before it runs anything, e.g. an empty plain Phone Number ("is required").
+			if ((error as Error).name !== 'WorkflowHasIssuesError') throw error;
+			return {
+				fuzzCase,
+				planned,
+				run: undefined,
+				refusedByN8n: (error as Error).message,
+				success: [],
+				errorOutput: [],
+				error: undefined,
+				requests: [...simulator.requests],
+				checkIns: [],
+				secrets: [simulator.keys.clientSecret, simulator.keys.subscriptionKey, ...simulator.issuedTokens()],
+				visible: `${(error as Error).message}\n${lines.join('\n')}`,
+				logLines: lines,
+				startedAt,
+				elapsedMs: Date.now() - startedAt,
+				refusedConnections: simulator.refusedConnections,
+			};
+		}
+		const run = await finishOrCancel(running, deadlineMs, timers);
 		const elapsedMs = Date.now() - startedAt;
 		const requests = [...simulator.requests];
 		const error = run?.error as Observation['error'];
-		const visibleRun = run ? everythingVisible(run) : '';
+		let visibleRun = run ? everythingVisible(run) : '';
+		let second: Observation['second'];
+		if (fuzzCase.secondRun && run) {
+			simulator.clearFaults();
+			await simulator.reopenPort();
+			const secondStartedAt = Date.now();
+			const again = await finishOrCancel(
+				caseLogs.run(lines, () => startWorkflow(workflow, { credentials: [credential] })),
+				10_000,
+				timers,
+			);
+			const secondRequests = simulator.requests.slice(requests.length);
+			second = {
+				run: again,
+				success: again?.itemsOf(VIPPS_NODE, 0) ?? [],
+				errorOutput: again?.itemsOf(VIPPS_NODE, 1) ?? [],
+				error: again?.error as Observation['error'],
+				requests: secondRequests,
+				checkIns: secondRequests.filter((r) => r.path === PATHS.checkIn),
+				startedAt: secondStartedAt,
+				endedAt: Date.now(),
+			};
+			if (again) visibleRun += `\n${everythingVisible(again)}`;
+		}
 		return {
 			fuzzCase,
 			planned,
@@ -419,8 +469,10 @@ export async function runCase(fuzzCase: FuzzCase, { deadlineMs = deadlineFor(fuz
 			requests,
 			checkIns: requests.filter((r) => r.path === PATHS.checkIn),
 			secrets: [simulator.keys.clientSecret, simulator.keys.subscriptionKey, ...simulator.issuedTokens()],
+			second,
 			visible: `${visibleRun}\n${lines.join('\n')}`,
 			logLines: lines,
+			startedAt,
 			elapsedMs,
 			refusedConnections: simulator.refusedConnections,
 		};
@@ -429,6 +481,24 @@ export async function runCase(fuzzCase: FuzzCase, { deadlineMs = deadlineFor(fuz
 		for (const timer of timers) clearTimeout(timer);
 		await simulator.close();
 	}
+}
+
+/** The run's result, or undefined when it was still running at the deadline (it is then cancelled, and waited for briefly). */
+async function finishOrCancel(running: ReturnType<typeof startWorkflow>, deadlineMs: number, timers: NodeJS.Timeout[]): Promise<WorkflowRun | undefined> {
+	let timedOut = false;
+	const deadline = new Promise<undefined>((resolve) =>
+		timers.push(
+			setTimeout(() => {
+				timedOut = true;
+				running.cancel();
+				resolve(undefined);
+			}, deadlineMs),
+		),
+	);
+	const finished = await Promise.race([running.result, deadline]);
+	if (!timedOut) return finished;
+	await Promise.race([running.result.catch(() => undefined), new Promise((resolve) => timers.push(setTimeout(resolve, 5_000)))]);
+	return undefined;
 }
 
 /** The national number an item's own sends would carry (the plain parameter gives every item item 0's). */

@@ -138,6 +138,17 @@ const AWAITING_FIXES: Regression[] = [
 		fuzzCase: fuzzCase({ items: [item(), item()], tokenFaults: [{ kind: 'status', status: 500 }] }),
 	},
 	{
+		// Issue 20.2: Skip Repeats records only check-ins answered 2xx (repeatGuard.ts); one that timed
+		// out twice may have reached Vipps twice, and the next run sends it twice more.
+		name: 'Skip Repeats: a check-in that timed out twice is not sent again by the next run',
+		invariants: ['failureFields', 'skipRepeatsRemembers'],
+		fuzzCase: fuzzCase({
+			items: [item({ faults: [{ kind: 'hang' }, { kind: 'hang' }] }), item()],
+			options: { timeout: 150, skipRepeats: 'sameDay' },
+			secondRun: true,
+		}),
+	},
+	{
 		// Issue 19.3: Retry-After is capped at 60 s and retried until the 120 s budget ends
 		// (retryPolicy.ts decideRetry, requestPacer.ts holding the batch): the run is cancelled at its deadline.
 		name: 'a closed gateway (429, Retry-After one hour) fails each item at once, naming when it reopens',

@@ -439,7 +439,7 @@ export async function runCase(fuzzCase: FuzzCase, { deadlineMs = deadlineFor(fuz
 		let second: Observation['second'];
 		if (fuzzCase.secondRun && run) {
 			simulator.clearFaults();
-			await simulator.reopenPort();
+			await simulator.reopenPort().catch(() => undefined);
 			const secondStartedAt = Date.now();
 			const again = await finishOrCancel(
 				caseLogs.run(lines, () => startWorkflow(workflow, { credentials: [credential] })),

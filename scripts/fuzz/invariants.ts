@@ -18,6 +18,7 @@ export const INVARIANTS = {
 	contract: 'every request the simulator received is valid against the official contract',
 	sentOnlyForItems: 'every check-in sent carries the number of an item whose phone is a valid mobile number',
 	atMostTwice: 'no item\'s check-in reaches Vipps more than twice',
+	sentAsAsked: 'every check-in carries the Is Member and the Merchant Serial Number of an item with its number; a sent item reports them',
 	reportedSentWasReceived: 'every item reported sent was answered 2xx by the simulator, with its own number',
 	answeredReportedSent: 'every item the simulator answered 2xx is reported sent (or the node stopped, or the item says it may have arrived)',
 	failureFields: 'every error item carries error, details, attempts, possibleDuplicate (and phoneNumber, isMember when the item got that far)',
@@ -227,6 +228,27 @@ const checks: Record<Exclude<InvariantName, 'finishesInTime'>, Check> = {
 		for (const [number, count] of reached) {
 			const items = typeof number === 'string' ? (itemsByNumber.get(number)?.length ?? 0) : 0;
 			if (count > 2 * Math.max(items, 1)) problems.push(`${number}: ${count} check-ins may have reached Vipps for ${items} item(s)`);
+		}
+		return problems;
+	},
+
+	sentAsAsked({ obs, itemsByNumber, outputOf }) {
+		const problems: string[] = [];
+		for (const request of obs.checkIns) {
+			const items = itemsByNumber.get(phoneNumberOf(request) as string) ?? [];
+			if (items.length === 0 || items.some((p) => p.isMember === undefined || p.msn === undefined)) continue;
+			const isMember = (request.body as { isMember?: unknown } | undefined)?.isMember;
+			const msn = request.headers['merchant-serial-number'];
+			if (!items.some((p) => p.isMember === isMember && p.msn === msn)) {
+				problems.push(`#${request.seq} ${short(request.body)} MSN ${short(msn)}: no item with this number asked for that (${short(items.map((p) => ({ isMember: p.isMember, msn: p.msn })))})`);
+			}
+		}
+		for (const planned of obs.planned) {
+			const output = outputOf.get(planned.index);
+			if (!output || !reportedSent(output) || planned.isMember === undefined || planned.msn === undefined) continue;
+			if (output.json.isMember !== planned.isMember || output.json.merchantSerialNumber !== planned.msn) {
+				problems.push(`item ${planned.index} reports isMember ${short(output.json.isMember)}, MSN ${short(output.json.merchantSerialNumber)}; it asked for ${planned.isMember}, ${planned.msn}`);
+			}
 		}
 		return problems;
 	},

@@ -12,7 +12,7 @@ import type { IDataObject, INode, INodeExecutionData, INodeParameters } from 'n8
 
 import { throwExpressionErrors } from '../../harness/expressionErrors';
 import { startWorkflow, type HarnessCredential, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
-import { PATHS, VippsSimulator, type Fault, type RecordedRequest } from '../../simulator/VippsSimulator';
+import { PATHS, SIMULATOR_MERCHANT_SERIAL_NUMBER, VippsSimulator, type Fault, type RecordedRequest } from '../../simulator/VippsSimulator';
 import {
 	CLEAR_NO,
 	CLEAR_YES,
@@ -179,6 +179,8 @@ export interface PlannedItem {
 	isMember: boolean | undefined;
 	/** True when the Merchant Serial Number option certainly reads as valid (or empty) for this item. */
 	msnValid: boolean;
+	/** The Merchant-Serial-Number a send for this item carries (the option's, else the credential's), when msnValid. */
+	msn: string | undefined;
 	/** How Dry Run reads for this item. */
 	dry: YesNoClass;
 }
@@ -205,6 +207,13 @@ function msnValidFor(fuzzCase: FuzzCase, item: FuzzItem): boolean {
 	}
 	const shop = valueOf(item.shop) as { msn?: unknown } | undefined;
 	return typeof shop?.msn === 'string' && /^\d{4,7}$/.test(shop.msn.trim());
+}
+
+function expectedMsn(fuzzCase: FuzzCase, item: FuzzItem): string {
+	const option = fuzzCase.msnOption;
+	const given = 'absent' in option ? undefined : 'plain' in option ? option.plain : option.expression === 'msn' ? valueOf(item.msn) : (valueOf(item.shop) as { msn?: unknown }).msn;
+	const text = given === undefined || given === null ? '' : String(given).trim();
+	return text === '' ? SIMULATOR_MERCHANT_SERIAL_NUMBER : text;
 }
 
 function isValidSpec(spec: PhoneSpec): boolean {
@@ -255,6 +264,7 @@ export function planItems(fuzzCase: FuzzCase): PlannedItem[] {
 			phoneValid,
 			isMember: memberClass === 'unclear' ? undefined : memberClass === 'yes',
 			msnValid: msnValidFor(fuzzCase, item),
+			msn: msnValidFor(fuzzCase, item) ? expectedMsn(fuzzCase, item) : undefined,
 			dry,
 		};
 	});

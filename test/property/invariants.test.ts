@@ -14,7 +14,7 @@ const CHECK_IN = '/point-of-sale/v1/loyalty-check-in';
 
 function planned(index: number, overrides: Partial<PlannedItem> = {}): PlannedItem {
 	const national = `9000000${index}`;
-	return { index, national, msisdn: `47${national}`, json: {}, phoneValid: true, isMember: true, msnValid: true, dry: 'no', ...overrides };
+	return { index, national, msisdn: `47${national}`, json: {}, phoneValid: true, isMember: true, msnValid: true, msn: '123456', dry: 'no', ...overrides };
 }
 
 function request(seq: number, phoneNumber: string, status: number, fault?: RecordedRequest['fault']): RecordedRequest {
@@ -38,7 +38,7 @@ function request(seq: number, phoneNumber: string, status: number, fault?: Recor
 }
 
 const sent = (index: number, extra: object = {}): INodeExecutionData => ({
-	json: { checkInId: 'id', attempts: 1, possibleDuplicate: false, phoneNumber: `479000000${index}`, isMember: true, ...extra },
+	json: { checkInId: 'id', attempts: 1, possibleDuplicate: false, phoneNumber: `479000000${index}`, isMember: true, merchantSerialNumber: '123456', ...extra },
 	pairedItem: { item: index },
 });
 
@@ -112,6 +112,12 @@ test.each<[string, InvariantName, Partial<Observation> & { items?: number; onErr
 	],
 	['a check-in for a number no item carries', 'sentOnlyForItems', { checkIns: [request(1, '4790000000', 200), request(2, '4790000001', 200), request(3, '4722222222', 200)] }],
 	['a request outside the contract', 'contract', { requests: [{ ...request(1, '4790000000', 200), rawBody: '{"phoneNumber":4790000000}', body: { phoneNumber: 4790000000 } }] }],
+	[
+		'a check-in sent with another Is Member than its item asked',
+		'sentAsAsked',
+		{ checkIns: [request(1, '4790000000', 200), { ...request(2, '4790000001', 200), body: { phoneNumber: '4790000001', isMember: false } }] },
+	],
+	['a sent item reporting another MSN than it was sent with', 'sentAsAsked', { success: [sent(0), sent(1, { merchantSerialNumber: '999999' })] }],
 	['under Stop Workflow, an error naming no item', 'stopNamesItem', { onError: 'stopWorkflow', success: [], error: Object.assign(new Error('stopped'), { context: {} }) }],
 ])('%s violates %s', (_, invariant, overrides) => {
 	expect(violated(observation(overrides))).toContain(invariant);

@@ -29,6 +29,7 @@ export const INVARIANTS = {
 	stopTellsDelivered: 'Stop Workflow after a send says how many check-ins were delivered before the stop',
 	closedGatewayAtOnce: 'a closed gateway (Retry-After: 1 hour) fails each item at once, at most one request each, naming when it reopens',
 	skipRepeatsRemembers: 'with Skip Repeats, a check-in that may have arrived (2xx, or no answer, or 502–504) is not sent again by the next run',
+	cancelStops: 'a cancelled execution ends within 3 s and starts no check-in after the cancel',
 } as const;
 
 export type InvariantName = keyof typeof INVARIANTS;
@@ -339,6 +340,17 @@ const checks: Record<Exclude<InvariantName, 'finishesInTime'>, Check> = {
 		return [obs.error, obs.second?.error].filter((error) => error !== undefined).map((error) => `${fuzzCase.onError}: the node threw ${error.message}`);
 	},
 
+	cancelStops({ obs }) {
+		if (obs.cancelledAt === undefined) return [];
+		const problems: string[] = [];
+		const endedAfter = obs.startedAt + obs.elapsedMs - obs.cancelledAt;
+		if (endedAfter > 3_000) problems.push(`ended ${endedAfter} ms after the cancel`);
+		// A request already on its way when the cancel came may still arrive: 250 ms of slack.
+		const late = obs.checkIns.filter((r) => r.receivedAt > obs.cancelledAt! + 250);
+		if (late.length) problems.push(`${late.length} check-in(s) arrived ${late.map((r) => r.receivedAt - obs.cancelledAt!).join(', ')} ms after the cancel`);
+		return problems;
+	},
+
 	skipRepeatsRemembers({ obs, fuzzCase, optionsValid }) {
 		const { second } = obs;
 		const window = fuzzCase.options.skipRepeats;
@@ -408,6 +420,18 @@ const checks: Record<Exclude<InvariantName, 'finishesInTime'>, Check> = {
 	},
 };
 
+/** What still holds for an execution cancelled while it ran. */
+const JUDGED_AFTER_CANCEL = new Set<InvariantName>([
+	'contract',
+	'sentOnlyForItems',
+	'atMostTwice',
+	'sentAsAsked',
+	'noSecrets',
+	'dryNeverSent',
+	'cancelStops',
+	'skipRepeatsRemembers',
+]);
+
 /** Every invariant not in `skip`, on one observation. Returns the violations and how many invariants were checked. */
 export function checkInvariants(obs: Observation, skip: ReadonlySet<string> = new Set()): { violations: Violation[]; checked: number } {
 	if (obs.refusedByN8n !== undefined) {
@@ -429,6 +453,8 @@ export function checkInvariants(obs: Observation, skip: ReadonlySet<string> = ne
 	let checked = 1;
 	for (const name of Object.keys(checks) as Array<keyof typeof checks>) {
 		if (skip.has(name)) continue;
+		// A cancelled execution puts out nothing and ends with n8n's cancel error: only what it sent is judged.
+		if (obs.cancelledAt !== undefined && !JUDGED_AFTER_CANCEL.has(name)) continue;
 		checked++;
 		for (const message of checks[name](facts)) violations.push({ invariant: name, message });
 	}

@@ -108,6 +108,8 @@ export interface FuzzCase {
 	 * remembers of the first run (a check-in that may have arrived is not sent again).
 	 */
 	secondRun?: true;
+	/** The execution is cancelled (the Stop button) this many ms after it starts. */
+	cancelAfterMs?: number;
 }
 
 /** What the generator may produce: `closedGateway` off leaves such cases out (they take minutes where the node waits for the gateway). */
@@ -344,11 +346,13 @@ export function caseArbitrary({ maxItems, closedGateway }: GeneratorOptions): fc
 			closedPortMs: fc.oneof({ weight: 20, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.integer({ min: 50, max: 300 }) }),
 			closedGateway: closedGateway ? fc.oneof({ weight: 15, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) : fc.constant(false),
 			secondRun: fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constant(true as const) }),
+			cancelAfterMs: fc.oneof({ weight: 10, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.integer({ min: 5, max: 400 }) }),
 		})
 		.map((generated) => {
 			const fuzzCase: FuzzCase = { ...generated };
 			if (fuzzCase.closedPortMs === undefined) delete fuzzCase.closedPortMs;
 			if (fuzzCase.secondRun === undefined) delete fuzzCase.secondRun;
+			if (fuzzCase.cancelAfterMs === undefined) delete fuzzCase.cancelAfterMs;
 			return normaliseFaults(fuzzCase);
 		});
 }

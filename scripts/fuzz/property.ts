@@ -35,6 +35,8 @@ export interface FuzzStats {
 	refusedConnections: number;
 	closedPorts: number;
 	closedGateways: number;
+	/** Cases whose execution was cancelled while it ran. */
+	cancelled: number;
 	/** Cases whose node ran the same items a second time (Skip Repeats). */
 	secondRuns: number;
 	/** Cases n8n refused to run (a required parameter left empty): the node never ran. */
@@ -61,6 +63,7 @@ export function emptyStats(): FuzzStats {
 		closedGateways: 0,
 		refusedByN8n: 0,
 		secondRuns: 0,
+		cancelled: 0,
 		faults: {},
 		faultsMet: {},
 		invariantChecks: 0,
@@ -98,6 +101,7 @@ function record(stats: FuzzStats, obs: Observation, checked: number, violations:
 	stats.checkInRequests += checkIns.length;
 	stats.tokenRequests += requests.length - checkIns.length;
 	if (obs.second) stats.secondRuns++;
+	if (obs.cancelledAt !== undefined) stats.cancelled++;
 	stats.refusedConnections += obs.refusedConnections;
 	if (fuzzCase.closedPortMs !== undefined) stats.closedPorts++;
 	if (fuzzCase.closedGateway) stats.closedGateways++;

@@ -124,7 +124,7 @@ function printStats(stats: FuzzStats, generated: number, wallMs: number): void {
 		`requests          ${stats.requests} (token ${stats.tokenRequests}, check-in ${stats.checkInRequests})`,
 		`refused conns     ${stats.refusedConnections}; closed ports ${stats.closedPorts}; closed gateways ${stats.closedGateways}`,
 		`not run by n8n    ${stats.refusedByN8n} (a required parameter left empty)`,
-		`second runs       ${stats.secondRuns} (the same items again, for Skip Repeats)`,
+		`second runs       ${stats.secondRuns} (the same items again, for Skip Repeats); cancelled while running ${stats.cancelled}`,
 		`invariant checks  ${stats.invariantChecks}`,
 		`time              ${(wallMs / 1000).toFixed(1)} s wall, ${(stats.elapsedMs / 1000).toFixed(1)} s in executions, slowest case ${stats.slowestCaseMs} ms`,
 		'faults injected:',

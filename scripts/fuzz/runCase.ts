@@ -338,8 +338,10 @@ export interface Observation {
 		startedAt: number;
 		endedAt: number;
 	};
-	/** When the first run started and the last one ended (epoch ms). */
+	/** When the first run started (epoch ms). */
 	startedAt: number;
+	/** When the (first) run was cancelled, if the cancel came while it ran (FuzzCase.cancelAfterMs). */
+	cancelledAt?: number;
 	secrets: string[];
 	/** Everything a user or an execution log could see: the run data, the error, n8n's log lines. */
 	visible: string;
@@ -441,7 +443,17 @@ export async function runCase(fuzzCase: FuzzCase, { deadlineMs = deadlineFor(fuz
 				refusedConnections: simulator.refusedConnections,
 			};
 		}
+		let cancelledAt: number | undefined;
+		if (fuzzCase.cancelAfterMs !== undefined) {
+			timers.push(
+				setTimeout(() => {
+					cancelledAt = Date.now();
+					running.cancel();
+				}, fuzzCase.cancelAfterMs),
+			);
+		}
 		const run = await finishOrCancel(running, deadlineMs, timers);
+		if (cancelledAt !== undefined && run && run.run.status !== 'canceled') cancelledAt = undefined;
 		const elapsedMs = Date.now() - startedAt;
 		const requests = [...simulator.requests];
 		const error = run?.error as Observation['error'];
@@ -480,6 +492,7 @@ export async function runCase(fuzzCase: FuzzCase, { deadlineMs = deadlineFor(fuz
 			checkIns: requests.filter((r) => r.path === PATHS.checkIn),
 			secrets: [simulator.keys.clientSecret, simulator.keys.subscriptionKey, ...simulator.issuedTokens()],
 			second,
+			cancelledAt,
 			visible: `${visibleRun}\n${lines.join('\n')}`,
 			logLines: lines,
 			startedAt,

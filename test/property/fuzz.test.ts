@@ -42,5 +42,6 @@ test(`${CASES} generated cases hold every invariant (seeds ${SEED} to ${SEED + R
 	expect(stats.refusedConnections).toBeGreaterThan(0);
 	expect(stats.closedPorts).toBeGreaterThan(0);
 	expect(stats.secondRuns).toBeGreaterThan(0);
+	expect(stats.cancelled).toBeGreaterThan(0);
 	expect(stats.checkInRequests).toBeGreaterThan(CASES);
 }, 600_000);

@@ -149,6 +149,18 @@ const AWAITING_FIXES: Regression[] = [
 		}),
 	},
 	{
+		// Issue 20.2: a cancelled execution gives back the claim of a check-in already sent (repeatGuard.ts);
+		// the next run sends it again. Here the 200 is on its way (300 ms) when the Stop button is pressed (100 ms).
+		name: 'Skip Repeats: a check-in under way when the execution is cancelled is not sent again by the next run',
+		invariants: ['skipRepeatsRemembers'],
+		fuzzCase: fuzzCase({
+			items: [item({ faults: [{ kind: 'latency', ms: 300 }] })],
+			options: { timeout: 5000, skipRepeats: 'sameDay' },
+			secondRun: true,
+			cancelAfterMs: 100,
+		}),
+	},
+	{
 		// Issue 19.3: Retry-After is capped at 60 s and retried until the 120 s budget ends
 		// (retryPolicy.ts decideRetry, requestPacer.ts holding the batch): the run is cancelled at its deadline.
 		name: 'a closed gateway (429, Retry-After one hour) fails each item at once, naming when it reopens',

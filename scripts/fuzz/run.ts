@@ -94,7 +94,7 @@ function parseArgs(argv: string[]): Args {
 				break;
 			case '--help':
 			case '-h':
-				process.stdout.write(`${readFileSync(__filename, 'utf8').split('*/')[0]}*/\n`);
+				process.stdout.write(`${readFileSync(__filename, 'utf8').split('/**')[1].split('*/')[0].replace(/^ \* ?/gm, '').trim()}\n`);
 				process.exit(0);
 			// eslint-disable-next-line no-fallthrough
 			default:

@@ -29,7 +29,8 @@ export const INVARIANTS = {
 	stopTellsDelivered: 'Stop Workflow after a send says how many check-ins were delivered before the stop',
 	closedGatewayAtOnce: 'a closed gateway (Retry-After: 1 hour) fails each item at once, at most one request each, naming when it reopens',
 	skipRepeatsRemembers: 'with Skip Repeats, a check-in that may have arrived (2xx, or no answer, or 502–504) is not sent again by the next run',
-	cancelStops: 'a cancelled execution ends within 3 s and starts no check-in after the cancel',
+	cancelStops: 'a cancelled execution ends within 3 s and starts no check-in (nor a first token request) after the cancel',
+	noUnhandledRejection: 'no promise of the node rejects with no one to handle it (that ends a Node process); seen by npm run fuzz, not under Jest, which takes such events for itself',
 } as const;
 
 export type InvariantName = keyof typeof INVARIANTS;
@@ -340,6 +341,10 @@ const checks: Record<Exclude<InvariantName, 'finishesInTime'>, Check> = {
 		return [obs.error, obs.second?.error].filter((error) => error !== undefined).map((error) => `${fuzzCase.onError}: the node threw ${error.message}`);
 	},
 
+	noUnhandledRejection({ obs }) {
+		return (obs.unhandledRejections ?? []).map((text) => `unhandled rejection: ${text.slice(0, 400)}`);
+	},
+
 	cancelStops({ obs }) {
 		if (obs.cancelledAt === undefined) return [];
 		const problems: string[] = [];
@@ -348,6 +353,9 @@ const checks: Record<Exclude<InvariantName, 'finishesInTime'>, Check> = {
 		// A request already on its way when the cancel came may still arrive: 250 ms of slack.
 		const late = obs.checkIns.filter((r) => r.receivedAt > obs.cancelledAt! + 250);
 		if (late.length) problems.push(`${late.length} check-in(s) arrived ${late.map((r) => r.receivedAt - obs.cancelledAt!).join(', ')} ms after the cancel`);
+		// The token request is shared and may go on retrying past a cancel; but one the execution had not started by then, it must not start.
+		const tokens = obs.requests.filter((r) => r.path === PATHS.accessToken);
+		if (tokens.length && tokens[0].receivedAt > obs.cancelledAt + 250) problems.push(`the first token request arrived ${tokens[0].receivedAt - obs.cancelledAt} ms after the cancel`);
 		return problems;
 	},
 
@@ -429,6 +437,7 @@ const JUDGED_AFTER_CANCEL = new Set<InvariantName>([
 	'noSecrets',
 	'dryNeverSent',
 	'cancelStops',
+	'noUnhandledRejection',
 	'skipRepeatsRemembers',
 ]);
 

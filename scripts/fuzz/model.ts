@@ -110,6 +110,11 @@ export interface FuzzCase {
 	secondRun?: true;
 	/** The execution is cancelled (the Stop button) this many ms after it starts. */
 	cancelAfterMs?: number;
+	/**
+	 * Each round trip to n8n's database (Skip Repeats records) takes this long. Process-wide while
+	 * the case runs, so never generated: for a regression that needs a cancel to land inside one.
+	 */
+	databaseLatencyMs?: number;
 }
 
 /** What the generator may produce: `closedGateway` off leaves such cases out (they take minutes where the node waits for the gateway). */

@@ -32,6 +32,7 @@ import {
 	type FuzzStats,
 	type Violation,
 } from './property';
+import { unattributedRejections } from './runCase';
 
 interface Args {
 	cases: number;
@@ -230,6 +231,10 @@ async function main(): Promise<number> {
 	const wallMs = Date.now() - startedAt;
 	process.stdout.write(`\nseed ${args.seed} (runners ${args.seed} to ${args.seed + args.parallel - 1}), ${args.parallel} side by side\n`);
 	printStats(stats, generated, wallMs);
+	if (unattributedRejections.length) {
+		process.stdout.write(`\n${unattributedRejections.length} unhandled rejection(s) after their case had ended (replay the case with --parallel 1 to tell which):\n`);
+		for (const text of unattributedRejections.slice(0, 5)) process.stdout.write(`  ${text.slice(0, 500)}\n`);
+	}
 	if (broken) process.stdout.write(`\n${broken}\n`);
 	const failed = [...new Set(counterexamples.flatMap((c) => c.invariants))];
 	process.stdout.write(failed.length ? `\nFAILED invariants: ${failed.join(', ')}\n` : broken ? '' : '\nevery invariant held\n');

@@ -5,13 +5,14 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import nodeProcess from 'node:process';
 import { inspect } from 'node:util';
 
 import { Logger } from '@n8n/backend-common';
 import type { IDataObject, INode, INodeExecutionData, INodeParameters } from 'n8n-workflow';
 
 import { throwExpressionErrors } from '../../harness/expressionErrors';
-import { startWorkflow, type HarnessCredential, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
+import { processedData, startWorkflow, type HarnessCredential, type WorkflowJson, type WorkflowRun } from '../../harness/runWorkflow';
 import { PATHS, SIMULATOR_MERCHANT_SERIAL_NUMBER, VippsSimulator, type Fault, type RecordedRequest } from '../../simulator/VippsSimulator';
 import {
 	CLEAR_NO,
@@ -40,9 +41,24 @@ const caseLogs = new AsyncLocalStorage<string[]>();
 const runningCaseLogs = new Set<string[]>();
 let logCapturing = false;
 
+// A promise that rejects with no one to handle it ends a Node process (n8n's too, unless it
+// catches them). Each goes to the case whose simulator address its text mentions, else to every
+// case running (one, with --parallel 1); one that comes when no case runs is kept for the report.
+const rejectionsByAddress = new Map<string, string[]>();
+export const unattributedRejections: string[] = [];
+
+function onUnhandledRejection(reason: unknown): void {
+	const text = reason instanceof Error ? `${reason.name}: ${reason.message} ${inspect(reason, { depth: 4, breakLength: Infinity })}` : inspect(reason);
+	const named = [...rejectionsByAddress.keys()].filter((address) => text.includes(address));
+	const owners = named.length ? named : [...rejectionsByAddress.keys()];
+	if (owners.length === 0) unattributedRejections.push(text);
+	for (const address of owners) rejectionsByAddress.get(address)!.push(text);
+}
+
 function captureLogs(): void {
 	if (logCapturing) return;
 	logCapturing = true;
+
 	// As in a user's n8n, whose VM expression engine throws what the harness's legacy one would turn into null.
 	throwExpressionErrors();
 	const prototype = Logger.prototype as unknown as { log: (level: string, message: string, metadata: object) => void };
@@ -345,6 +361,8 @@ export interface Observation {
 	startedAt: number;
 	/** When the (first) run was cancelled, if the cancel came while it ran (FuzzCase.cancelAfterMs). */
 	cancelledAt?: number;
+	/** Promise rejections no one handled, that name this case's simulator. */
+	unhandledRejections?: string[];
 	secrets: string[];
 	/** Everything a user or an execution log could see: the run data, the error, n8n's log lines. */
 	visible: string;
@@ -391,6 +409,9 @@ export function phoneNumberOf(request: RecordedRequest): unknown {
 
 export async function runCase(fuzzCase: FuzzCase, { deadlineMs = deadlineFor(fuzzCase) }: RunCaseOptions = {}): Promise<Observation> {
 	captureLogs();
+	// On Node's own process object, at each case: Jest takes every such listener off while a test
+	// runs (jest-circus puts its own in their place), so one added when the module loaded would miss.
+	if (!nodeProcess.listeners('unhandledRejection').includes(onUnhandledRejection)) nodeProcess.on('unhandledRejection', onUnhandledRejection);
 	const caseNumber = ++casesRun;
 	const planned = planItems(fuzzCase);
 	const simulator = await VippsSimulator.start({
@@ -399,6 +420,10 @@ export async function runCase(fuzzCase: FuzzCase, { deadlineMs = deadlineFor(fuz
 	const timers: NodeJS.Timeout[] = [];
 	const lines: string[] = [];
 	runningCaseLogs.add(lines);
+	const address = new URL(simulator.baseUrl).host;
+	if (fuzzCase.databaseLatencyMs !== undefined) processedData.setLatency(fuzzCase.databaseLatencyMs);
+	const unhandledRejections: string[] = [];
+	rejectionsByAddress.set(address, unhandledRejections);
 	try {
 		for (const fault of fuzzCase.tokenFaults) simulator.injectFault({ fault, path: PATHS.accessToken });
 		if (fuzzCase.closedGateway) {
@@ -457,6 +482,8 @@ export async function runCase(fuzzCase: FuzzCase, { deadlineMs = deadlineFor(fuz
 		}
 		const run = await finishOrCancel(running, deadlineMs, timers);
 		if (cancelledAt !== undefined && run && run.run.status !== 'canceled') cancelledAt = undefined;
+		// What a cancelled node leaves running may still fail: a moment for it to show.
+		if (cancelledAt !== undefined) await new Promise((resolve) => timers.push(setTimeout(resolve, 300)));
 		const elapsedMs = Date.now() - startedAt;
 		const requests = [...simulator.requests];
 		const error = run?.error as Observation['error'];
@@ -496,6 +523,7 @@ export async function runCase(fuzzCase: FuzzCase, { deadlineMs = deadlineFor(fuz
 			secrets: [simulator.keys.clientSecret, simulator.keys.subscriptionKey, ...simulator.issuedTokens()],
 			second,
 			cancelledAt,
+			unhandledRejections,
 			visible: `${visibleRun}\n${lines.join('\n')}`,
 			logLines: lines,
 			startedAt,
@@ -504,6 +532,8 @@ export async function runCase(fuzzCase: FuzzCase, { deadlineMs = deadlineFor(fuz
 		};
 	} finally {
 		runningCaseLogs.delete(lines);
+		rejectionsByAddress.delete(address);
+		if (fuzzCase.databaseLatencyMs !== undefined) processedData.setLatency(0);
 		for (const timer of timers) clearTimeout(timer);
 		await simulator.close();
 	}

@@ -12,6 +12,8 @@ interface Regression {
 	/** The invariants the case violated when it was found. */
 	invariants: InvariantName[];
 	fuzzCase: FuzzCase;
+	/** The defect leaves a promise rejection no one handles: Jest fails the test with it, whatever the test asserts. */
+	unhandledRejection?: true;
 }
 
 function item(overrides: Partial<FuzzItem> = {}): FuzzItem {
@@ -174,6 +176,26 @@ const AWAITING_FIXES: Regression[] = [
 		}),
 	},
 	{
+		// Found by `npm run fuzz -- --cases 10000 --seed 4242`, which it ended: an unhandled promise
+		// rejection. Skip Repeats' guard (repeatGuard.ts checkIn) sends after its database round trip
+		// without looking at the cancel signal; the send asks for a token with the signal already
+		// aborted, and transport/index.ts abortable() then rejects at once without handling the token
+		// promise it was given: the token request still goes out, after the cancel, and its failure
+		// rejects with no one to handle it (a Node process without a handler for that ends).
+		name: 'a cancel during Skip Repeats\' database round trip: no token request after it, no unhandled rejection',
+		// `npm run fuzz -- --replay test/property/counterexamples/cancel-during-skip-repeats-database-round-trip.json`
+		// reports it with noUnhandledRejection too; under Jest that event is Jest's.
+		invariants: ['cancelStops'],
+		unhandledRejection: true,
+		fuzzCase: fuzzCase({
+			items: [item()],
+			options: { timeout: 5000, skipRepeats: 'sameDay' },
+			tokenFaults: [{ kind: 'badRequest', invalidParams: [{ name: 'client_id', reason: 'unknown' }] }],
+			cancelAfterMs: 50,
+			databaseLatencyMs: 600,
+		}),
+	},
+	{
 		// Issue 19.3: Retry-After is capped at 60 s and retried until the 120 s budget ends
 		// (retryPolicy.ts decideRetry, requestPacer.ts holding the batch): the run is cancelled at its deadline.
 		name: 'a closed gateway (429, Retry-After one hour) fails each item at once, naming when it reopens',
@@ -183,15 +205,21 @@ const AWAITING_FIXES: Regression[] = [
 ];
 
 describe('regressions: every invariant holds', () => {
-	test.concurrent.each(REGRESSIONS)('$name', async ({ fuzzCase: regression }) => {
+	// One after another: a case may set process-wide state (databaseLatencyMs).
+	test.each(REGRESSIONS)('$name', async ({ fuzzCase: regression }) => {
 		const { violations } = await checkCase(regression, { skip: new Set(AWAITING_ROUND_CHANGES) });
 		expect(violations).toEqual([]);
 	});
 });
 
 describe('AWAITING FIXES from this round: each still violates what it names (move it to REGRESSIONS once its fix is merged)', () => {
-	test.concurrent.each(AWAITING_FIXES)('$name', async ({ fuzzCase: awaiting, invariants }) => {
+	const expectViolations = async ({ fuzzCase: awaiting, invariants }: Regression) => {
 		const { violations } = await checkCase(awaiting);
 		expect([...new Set(violations.map((violation) => violation.invariant))].sort()).toEqual([...invariants].sort());
-	});
+	};
+	test.each(AWAITING_FIXES.filter((entry) => !entry.unhandledRejection))('$name', expectViolations);
+	// Jest fails any test with the unhandled rejection these defects leave (even `test.failing`), so
+	// they are skipped here until fixed; `npm run fuzz -- --replay FILE` runs them meanwhile. Once the
+	// fix is merged, move the entry to REGRESSIONS.
+	test.skip.each(AWAITING_FIXES.filter((entry) => entry.unhandledRejection))('$name (skipped: leaves an unhandled rejection today)', expectViolations);
 });

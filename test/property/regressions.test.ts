@@ -87,6 +87,27 @@ const REGRESSIONS: Regression[] = [
 			refusedConnections: 1,
 		}),
 	},
+	{
+		// Found by `npm run fuzz -- --cases 10000 --seed 4242` (seed 4243): a cancel 6 ms in, with the first
+		// two connections refused before a byte was read. The token request the execution had started
+		// goes on retrying past the cancel (it is shared); the log never saw its first attempts, and the
+		// invariant took a retry for a request started after the cancel. It now judges that only when every attempt is logged.
+		name: 'a cancel while the token request is retried after refused connections: its retries may go on',
+		invariants: ['cancelStops'],
+		fuzzCase: {
+			items: [{ phone: { valid: 'national' }, member: { value: '1' }, msn: { value: '7654321' }, shop: { value: { msn: ' 987654 ' } }, dry: { value: 'true' }, faults: [] }],
+			phoneParameter: 'expression',
+			memberParameter: { expression: true },
+			msnOption: { expression: 'shop.msn.trim()' },
+			dryRunOption: { absent: true },
+			options: { concurrency: 3, timeout: 150 },
+			onError: 'continueErrorOutput',
+			tokenFaults: [],
+			refusedConnections: 2,
+			closedGateway: false,
+			cancelAfterMs: 6,
+		},
+	},
 ];
 
 /**

@@ -1,12 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
 import { createServer as createHttpsServer } from 'https';
-import type { AddressInfo } from 'net';
+import type { AddressInfo, Socket } from 'net';
 import { makeSelfSignedCertificate, type SelfSignedCertificate } from './certificate';
 import type { SimulatorContext } from './context';
 import { FaultBook } from './faults';
 import { gatewayLimiter, rateLimited, type GatewayLimiter, type GatewayOptions, type GatewayThrottle } from './gateway';
-import { emptyReply, flattenHeaders, JSON_CONTENT_TYPE, parseJson, type IncomingCall, type Reply } from './http';
+import { emptyReply, flattenHeaders, JSON_CONTENT_TYPE, jsonReply, parseJson, type IncomingCall, type Reply } from './http';
 import { redactHeaders, redactText } from './redaction';
+import { formatRetryAfter } from './retryAfter';
 import { validationProblem } from './checkIn';
 import { PATHS, route } from './routes';
 import { TokenStore } from './tokenStore';
@@ -26,10 +27,12 @@ export type {
 	Fault,
 	FaultRule,
 	RecordedRequest,
+	RetryAfterForm,
 	SimulatorKeys,
 	SimulatorOptions,
 } from './types';
 export { PATHS } from './routes';
+export { formatRetryAfter } from './retryAfter';
 export type { GatewayOptions, GatewayThrottle, GatewayWindow } from './gateway';
 export { derivedMsisdn } from './qrExchange';
 
@@ -47,9 +50,10 @@ export const SIMULATOR_MERCHANT_SERIAL_NUMBER = '123456';
 type Answer =
 	/** `atOnce`: sent without the latency, as the gateway's instant 429 is. */
 	| { kind: 'reply'; reply: Reply; atOnce?: boolean }
-	| { kind: 'partialBody'; reply: Reply }
+	| { kind: 'partialBody'; reply: Reply; end: 'hang' | 'close' }
 	| { kind: 'reset' }
-	| { kind: 'hang' };
+	/** `ms`: reset after that long; otherwise never answered. */
+	| { kind: 'hang'; ms?: number };
 
 /** The 200 body the partialBody fault starts to send. */
 const PARTIAL_BODY = '{"id":"3f2c0d9e-5b1a-4c6e-9d7f-2a8b4c6d8e0f"}';
@@ -82,6 +86,9 @@ export class VippsSimulator {
 	private latencyMs = 0;
 	private seq = 0;
 	private closing: Promise<void> | undefined;
+	private connectionsToRefuse = 0;
+	private refused = 0;
+	private readonly listenOn: { port: number; host: string };
 
 	private constructor(
 		private readonly server: Server,
@@ -105,6 +112,15 @@ export class VippsSimulator {
 		this.setGatewayLimit(options.gateway);
 		server.on('request', (req: IncomingMessage, res: ServerResponse) => {
 			this.handle(req, res).catch(() => res.destroy());
+		});
+		const address = server.address() as AddressInfo;
+		this.listenOn = { port: address.port, host: address.address };
+		// For an HTTPS server this is the TCP connection, before the TLS handshake.
+		server.on('connection', (socket: Socket) => {
+			if (this.connectionsToRefuse <= 0) return;
+			this.connectionsToRefuse--;
+			this.refused++;
+			socket.resetAndDestroy();
 		});
 	}
 
@@ -177,6 +193,42 @@ export class VippsSimulator {
 
 	clearFaults(): void {
 		this.faults.clear();
+		this.connectionsToRefuse = 0;
+	}
+
+	/**
+	 * The next `count` connections are reset as soon as they are accepted, before a byte of the
+	 * request is read: the request is neither answered nor recorded (see `refusedConnections`).
+	 * Whichever requests come next meet it, the token request included.
+	 */
+	refuseConnections(count: number): void {
+		if (!(Number.isInteger(count) && count >= 0)) throw new RangeError(`count must be a whole number of at least 0, got ${count}`);
+		this.connectionsToRefuse = count;
+	}
+
+	/** How many connections `refuseConnections` reset so far. */
+	get refusedConnections(): number {
+		return this.refused;
+	}
+
+	/**
+	 * Stops accepting connections (connections already open carry on): a client then meets a
+	 * closed port, ECONNREFUSED, until `reopenPort()`.
+	 */
+	closePort(): void {
+		if (this.server.listening) this.server.close();
+	}
+
+	/** Listens again on the same address and port after `closePort()`. */
+	async reopenPort(): Promise<void> {
+		if (this.server.listening || this.closing) return;
+		await new Promise<void>((resolve, reject) => {
+			this.server.once('error', reject);
+			this.server.listen(this.listenOn.port, this.listenOn.host, () => {
+				this.server.off('error', reject);
+				resolve();
+			});
+		});
 	}
 
 	setLatency(ms: number): void {
@@ -229,7 +281,10 @@ export class VippsSimulator {
 	private async shutDown(): Promise<void> {
 		for (const timer of this.timers) clearTimeout(timer);
 		this.timers.clear();
-		const closed = new Promise<void>((resolve, reject) => this.server.close((error) => (error ? reject(error) : resolve())));
+		// After closePort() the server no longer listens, and close() would refuse with ERR_SERVER_NOT_RUNNING.
+		const closed = this.server.listening
+			? new Promise<void>((resolve, reject) => this.server.close((error) => (error ? reject(error) : resolve())))
+			: Promise.resolve();
 		this.server.closeAllConnections();
 		await closed;
 		this.certificate?.remove();
@@ -246,21 +301,26 @@ export class VippsSimulator {
 		this.record(call, statusOf(answer), fault);
 		if (!(answer.kind === 'reply' && answer.atOnce)) await this.delay(this.latencyMs + (fault?.kind === 'latency' ? fault.ms : 0));
 		perform(answer, res);
+		if (answer.kind === 'hang' && answer.ms !== undefined) {
+			await this.delay(answer.ms);
+			if (!res.destroyed) res.socket?.resetAndDestroy();
+		}
 	}
 
 	/** Decided on arrival, so the clock, token validity and rate window are those of the moment the request came in. */
 	private decide(call: IncomingCall, fault: Fault | undefined): Answer {
 		switch (fault?.kind) {
 			case 'reset':
+			case 'dropped':
 				return { kind: 'reset' };
 			case 'hang':
-				return { kind: 'hang' };
+				return { kind: 'hang', ms: fault.ms };
 			case 'partialBody':
-				return { kind: 'partialBody', reply: jsonBodyReply(PARTIAL_BODY) };
+				return { kind: 'partialBody', reply: partialBodyReply(fault.status ?? 200), end: fault.end ?? 'hang' };
 			case 'malformedJson':
 				return { kind: 'reply', reply: jsonBodyReply(MALFORMED_JSON) };
 			case 'status':
-				return { kind: 'reply', reply: statusFaultReply(fault) };
+				return { kind: 'reply', reply: statusFaultReply(fault, this.context.now()) };
 			case 'badRequest':
 				return { kind: 'reply', reply: validationProblem(fault.invalidParams) };
 			case 'expiredToken':
@@ -333,11 +393,18 @@ function jsonBodyReply(body: string): Reply {
 	return { status: 200, headers: { 'Content-Type': JSON_CONTENT_TYPE }, body };
 }
 
-function statusFaultReply(fault: Extract<Fault, { kind: 'status' }>): Reply {
-	if (fault.status === 429) return rateLimited(fault.retryAfterSeconds);
-	const headers: Record<string, string> =
-		fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) };
-	return emptyReply(fault.status, headers);
+function statusFaultReply(fault: Extract<Fault, { kind: 'status' }>, nowMs: number): Reply {
+	const { retryAfterSeconds } = fault;
+	const header = retryAfterSeconds === undefined ? undefined : formatRetryAfter(retryAfterSeconds, fault.retryAfterForm ?? 'delta-seconds', nowMs);
+	if (fault.status === 429) return rateLimited(retryAfterSeconds, header);
+	return emptyReply(fault.status, header === undefined ? {} : { 'Retry-After': header });
+}
+
+/** The body a partialBody fault starts to send: the check-in's 200, or an error body of the status's kind. */
+function partialBodyReply(status: 200 | 400 | 500 | 503): Reply {
+	if (status === 200) return jsonBodyReply(PARTIAL_BODY);
+	if (status === 400) return validationProblem([{ name: 'phoneNumber', reason: 'The user is not a Vipps user.' }]);
+	return jsonReply(status, { type: 'about:blank', title: status === 500 ? 'Internal Server Error' : 'Service Unavailable', status });
 }
 
 /** 0 when no status line is ever sent. */
@@ -356,6 +423,8 @@ function perform(answer: Answer, res: ServerResponse): void {
 			// Content-Length promises the whole body; only half of it ever comes.
 			writeHead(res, answer.reply);
 			res.write(answer.reply.body.slice(0, Math.floor(answer.reply.body.length / 2)));
+			// Or the server closes the connection once the half has left (a FIN, so the half surely arrives first).
+			if (answer.end === 'close') res.write('', () => res.socket?.end());
 			return;
 		case 'reset':
 			// A TCP RST, so the client sees ECONNRESET rather than a clean close.

@@ -1,4 +1,4 @@
-import { readFileSync } from 'fs';
+import { existsSync, readFileSync } from 'fs';
 import { join } from 'path';
 import {
 	OpenAPIBackend,
@@ -37,13 +37,16 @@ const GUID_FORMAT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 export const customizeContractAjv: AjvCustomizer = (ajv) =>
 	ajv.addFormat('guid', GUID_FORMAT).addFormat('uri', (value: string) => URL.canParse(value));
 
+/** The vendored YAML stays in the source tree: found from simulator/ (ts-jest) and from dist/simulator/ (the built scripts). */
+const CONTRACT_DIR = [join(__dirname, 'contract'), join(__dirname, '..', '..', 'simulator', 'contract')].find((dir) => existsSync(dir)) ?? join(__dirname, 'contract');
+
 const parsedDocuments = new Map<ContractName, Document>();
 
 /** A fresh copy of a vendored contract, parsed once (openapi-backend dereferences its input in place). */
 export function contractDocument(name: ContractName): Document {
 	let document = parsedDocuments.get(name);
 	if (document === undefined) {
-		document = parse(readFileSync(join(__dirname, 'contract', CONTRACT_FILES[name]), 'utf8')) as Document;
+		document = parse(readFileSync(join(CONTRACT_DIR, CONTRACT_FILES[name]), 'utf8')) as Document;
 		parsedDocuments.set(name, document);
 	}
 	return structuredClone(document);

@@ -30,9 +30,12 @@ export function checkSubscriptionKey(headers: Record<string, string>, expectedKe
 	return undefined;
 }
 
-/** The gateway's 429. Retry-After is sent only when known, as a test may want to see a 429 without it. */
-export function rateLimited(retryAfterSeconds: number | undefined): Reply {
-	const headers: Record<string, string> = retryAfterSeconds === undefined ? {} : { 'Retry-After': String(retryAfterSeconds) };
+/**
+ * The gateway's 429. Retry-After is sent only when known, as a test may want to see a 429 without
+ * it; `retryAfterHeader` writes it in another form than delay-seconds (an HTTP date).
+ */
+export function rateLimited(retryAfterSeconds: number | undefined, retryAfterHeader = String(retryAfterSeconds)): Reply {
+	const headers: Record<string, string> = retryAfterSeconds === undefined ? {} : { 'Retry-After': retryAfterHeader };
 	return gatewayError(429, `Rate limit is exceeded. Try again in ${retryAfterSeconds ?? 1} seconds.`, headers);
 }
 

@@ -50,17 +50,43 @@ export interface SimulatorOptions {
 	onRequest?: (recorded: RecordedRequest) => void;
 }
 
+/**
+ * How a Retry-After header is written (RFC 9110 §10.2.3, §5.6.7): delay-seconds, or an HTTP date
+ * in one of its three forms, which a recipient must all accept. A date is the simulator's clock
+ * plus the seconds, rounded up to a whole second (so the wait asked is never shorter).
+ */
+export type RetryAfterForm = 'delta-seconds' | 'imf-fixdate' | 'rfc850' | 'asctime';
+
 export type Fault =
 	| { kind: 'latency'; ms: number }
-	| { kind: 'status'; status: 429 | 500 | 502 | 503 | 504; retryAfterSeconds?: number }
+	| {
+			kind: 'status';
+			status: 429 | 500 | 502 | 503 | 504;
+			retryAfterSeconds?: number;
+			/** How `retryAfterSeconds` is written. Default 'delta-seconds'. */
+			retryAfterForm?: RetryAfterForm;
+	  }
 	/** 400 in the check-in API's RFC 7807 shape, as Vipps answers a field it refuses. */
 	| { kind: 'badRequest'; invalidParams: Array<{ name: string; reason: string }> }
 	| { kind: 'expiredToken' }
 	/** A redirect to another address, as a wrong or hostile base URL answers (Vipps itself never redirects). */
 	| { kind: 'redirect'; status: 301 | 302 | 303 | 307 | 308; location: string }
+	/** The whole request is read (and recorded), then the connection is reset: it may have been processed. */
 	| { kind: 'reset' }
-	| { kind: 'hang' }
-	| { kind: 'partialBody' }
+	/**
+	 * The gateway read the request and reset the connection without passing it on: the API never
+	 * saw it. A client cannot tell it from `reset` (a small request is written before any reset
+	 * comes back); the log can. For a reset before a single byte is read, see `refuseConnections`.
+	 */
+	| { kind: 'dropped' }
+	/** Recorded, never answered; with `ms`, the connection is reset after that long instead (a client that waits longer still gets no answer). */
+	| { kind: 'hang'; ms?: number }
+	/**
+	 * Status and headers, then half of the body, which then stalls (`end: 'hang'`, the default) or
+	 * breaks off: the server closes the connection (`end: 'close'`). Default status 200, the check-in's success body;
+	 * another status sends an error body of its kind.
+	 */
+	| { kind: 'partialBody'; status?: 200 | 400 | 500 | 503; end?: 'hang' | 'close' }
 	| { kind: 'malformedJson' };
 
 export interface FaultRule {
@@ -85,7 +111,7 @@ export interface RecordedRequest {
 	/** The parsed JSON body, undefined when the body is empty or not JSON. */
 	body: unknown;
 	rawBody: string;
-	/** The status answered; 0 when no status line was sent (reset, hang). */
+	/** The status answered; 0 when no status line was sent (reset, dropped, hang). */
 	status: number;
 	fault?: Fault['kind'];
 }

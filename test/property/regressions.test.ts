@@ -1,0 +1,246 @@
+/**
+ * Counterexamples of the property-based run (test/property/fuzz.test.ts, `npm run fuzz`), each
+ * kept as a named case and run through n8n's engine with every invariant checked. A shrunk
+ * counterexample printed by `npm run fuzz` pastes in as an entry (its `fuzzCase` as printed);
+ * the helpers below only spell cases written by hand more briefly.
+ */
+import { AWAITING_ROUND_CHANGES, checkCase, type FuzzCase, type InvariantName } from '../../scripts/fuzz/property';
+import type { FuzzItem } from '../../scripts/fuzz/model';
+
+interface Regression {
+	name: string;
+	/** The invariants the case violated when it was found. */
+	invariants: InvariantName[];
+	fuzzCase: FuzzCase;
+	/** The defect leaves a promise rejection no one handles: Jest fails the test with it, whatever the test asserts. */
+	unhandledRejection?: true;
+}
+
+function item(overrides: Partial<FuzzItem> = {}): FuzzItem {
+	return {
+		phone: { valid: 'national' },
+		member: { value: true },
+		msn: { absent: true },
+		shop: { absent: true },
+		dry: { absent: true },
+		faults: [],
+		...overrides,
+	};
+}
+
+function fuzzCase(overrides: Partial<FuzzCase> & Pick<FuzzCase, 'items'>): FuzzCase {
+	return {
+		phoneParameter: 'expression',
+		memberParameter: { expression: true },
+		msnOption: { absent: true },
+		dryRunOption: { absent: true },
+		options: { timeout: 5000 },
+		onError: 'continueRegularOutput',
+		tokenFaults: [],
+		refusedConnections: 0,
+		closedGateway: false,
+		...overrides,
+	};
+}
+
+/** Counterexamples whose fix is in place: every invariant holds (but those of AWAITING_ROUND_CHANGES, until it is emptied at merge). */
+const REGRESSIONS: Regression[] = [
+	{
+		// Found as a `contract` violation: the access-token contract allows a 4–6 digit MSN, and the
+		// node sends the item's 7-digit one with the token request. NOTES §3 chose that on purpose
+		// (post-merger sales units have 7 digits); the invariant now names it as the one documented departure.
+		name: 'a 7-digit Merchant Serial Number goes along with the token request: the documented departure from the access-token contract',
+		invariants: ['contract'],
+		fuzzCase: fuzzCase({ items: [item(), item()], msnOption: { plain: '7654321' } }),
+	},
+	{
+		// Found when the built fuzz script could not read the vendored contracts from dist/.
+		name: 'every fault on the token request, one after another, in one execution',
+		invariants: ['contract'],
+		fuzzCase: fuzzCase({
+			items: [item()],
+			tokenFaults: [{ kind: 'status', status: 502 }, { kind: 'dropped' }],
+		}),
+	},
+	{
+		// Found as an `answeredReportedSent` violation under load (seed 100): a 2xx recorded by the
+		// simulator reached the node after its Timeout, the resend met a 500 and the item failed. The
+		// node cannot know the first arrived; it must say it may have. Here the late answer is made
+		// certain: the 200 leaves after 400 ms, the Timeout is 150 ms.
+		name: 'a 2xx that comes after the Timeout, then a 500: the failed item says it may have arrived',
+		invariants: ['answeredReportedSent'],
+		fuzzCase: fuzzCase({
+			items: [item({ faults: [{ kind: 'latency', ms: 400 }, { kind: 'status', status: 500 }] }), item()],
+			options: { timeout: 150 },
+		}),
+	},
+	{
+		// Found by `npm run fuzz -- --cases 10000 --seed 2026` (seed 2028): the typed-in Phone Number
+		// "-90017262" (item 0's negative number, as text) is sent as 4790017262, while the same value as a
+		// number is refused. The node strips the dash as a separator; the model now knows that. (Whether
+		// a leading dash should pass at all is a question for helpers/phoneNumber.ts.)
+		name: 'a typed-in Phone Number with a leading dash is sent as that number, for every item, and counted so',
+		invariants: ['sentOnlyForItems', 'reportedSentWasReceived', 'answeredReportedSent'],
+		fuzzCase: fuzzCase({
+			items: [item({ phone: { invalid: 'negative number' } }), item()],
+			phoneParameter: 'plain',
+			refusedConnections: 1,
+		}),
+	},
+	{
+		// Found by `npm run fuzz -- --cases 10000 --seed 4242` (seed 4243): a cancel 6 ms in, with the first
+		// two connections refused before a byte was read. The token request the execution had started
+		// goes on retrying past the cancel (it is shared); the log never saw its first attempts, and the
+		// invariant took a retry for a request started after the cancel. It now judges that only when every attempt is logged.
+		name: 'a cancel while the token request is retried after refused connections: its retries may go on',
+		invariants: ['cancelStops'],
+		fuzzCase: {
+			items: [{ phone: { valid: 'national' }, member: { value: '1' }, msn: { value: '7654321' }, shop: { value: { msn: ' 987654 ' } }, dry: { value: 'true' }, faults: [] }],
+			phoneParameter: 'expression',
+			memberParameter: { expression: true },
+			msnOption: { expression: 'shop.msn.trim()' },
+			dryRunOption: { absent: true },
+			options: { concurrency: 3, timeout: 150 },
+			onError: 'continueErrorOutput',
+			tokenFaults: [],
+			refusedConnections: 2,
+			closedGateway: false,
+			cancelAfterMs: 6,
+		},
+	},
+];
+
+/**
+ * AWAITING FIXES — counterexamples against main (f836728) whose fix is in nodes/, on this round's
+ * actions and transport branches. Each is expected to violate exactly the invariants listed until
+ * those branches are merged; then its test fails, and the lead moves the entry to REGRESSIONS.
+ */
+const AWAITING_FIXES: Regression[] = [
+	{
+		// Issue 19.1: Dry Run is read from item 0 (send.operation.ts, isDryRun: getNodeParameter('options.dryRun', 0)).
+		name: 'Dry Run is read per item: of three items the one marked dry is never sent',
+		invariants: ['dryNeverSent'],
+		fuzzCase: fuzzCase({
+			items: [item({ dry: { value: false } }), item({ dry: { value: true } }), item({ dry: { value: false } })],
+			dryRunOption: { expression: true },
+		}),
+	},
+	{
+		// Issue 19.1: an unclear Dry Run on item 0 fails the batch (isDryRun reads item 0, setUp throws for all).
+		name: 'an item whose Dry Run expression gives nothing fails alone, under Continue',
+		invariants: ['failureFields', 'ownErrorsOnly'],
+		fuzzCase: fuzzCase({
+			items: [item(), item({ dry: { value: false } })],
+			dryRunOption: { expression: true },
+		}),
+	},
+	{
+		// Issue 19.1: batch.ts readBatchSettings evaluates the whole options collection for item 0
+		// (getNodeParameter('options', 0)), so item 0's Merchant Serial Number expression throws for every item.
+		name: 'a Merchant Serial Number expression that throws for item 0 fails item 0 alone',
+		invariants: ['failureFields', 'ownErrorsOnly'],
+		fuzzCase: fuzzCase({
+			items: [item(), item({ shop: { value: { msn: '1234' } } })],
+			msnOption: { expression: 'shop.msn.trim()' },
+		}),
+	},
+	{
+		// Issue 19.1: the unclear Dry Run is a batch error without an itemIndex.
+		name: 'Stop Workflow names the item whose Dry Run is unclear',
+		invariants: ['stopNamesItem'],
+		fuzzCase: fuzzCase({ items: [item({ dry: { value: 'maybe' } })], dryRunOption: { expression: true }, onError: 'stopWorkflow' }),
+	},
+	{
+		// Issue 20.3: the error names the refused item only.
+		name: 'Stop Workflow after a refused send says how many check-ins were delivered before it',
+		invariants: ['stopTellsDelivered'],
+		fuzzCase: fuzzCase({
+			items: [item(), item(), item({ faults: [{ kind: 'badRequest', invalidParams: [{ name: 'phoneNumber', reason: 'The user is not a Vipps user.' }] }] })],
+			options: { concurrency: 1, timeout: 5000 },
+			onError: 'stopWorkflow',
+		}),
+	},
+	{
+		// Issue 20.1: batch.ts errorItem puts out only error and details.
+		name: 'an error item carries attempts, possibleDuplicate, phoneNumber and isMember: a check-in answered 503 twice',
+		invariants: ['failureFields'],
+		fuzzCase: fuzzCase({ items: [item({ faults: [{ kind: 'status', status: 503 }, { kind: 'status', status: 503 }] })] }),
+	},
+	{
+		// Issue 20.1 and 20.5: a token 500 is final today and its error items carry no facts; the
+		// transport branch retries it (then nothing fails), the actions branch adds the fields.
+		name: 'a token request answered 500 once: no item fails without its failure fields',
+		invariants: ['failureFields'],
+		fuzzCase: fuzzCase({ items: [item(), item()], tokenFaults: [{ kind: 'status', status: 500 }] }),
+	},
+	{
+		// Issue 20.2: Skip Repeats records only check-ins answered 2xx (repeatGuard.ts); one that timed
+		// out twice may have reached Vipps twice, and the next run sends it twice more.
+		name: 'Skip Repeats: a check-in that timed out twice is not sent again by the next run',
+		invariants: ['failureFields', 'skipRepeatsRemembers'],
+		fuzzCase: fuzzCase({
+			items: [item({ faults: [{ kind: 'hang' }, { kind: 'hang' }] }), item()],
+			options: { timeout: 150, skipRepeats: 'sameDay' },
+			secondRun: true,
+		}),
+	},
+	{
+		// Issue 20.2: a cancelled execution gives back the claim of a check-in already sent (repeatGuard.ts);
+		// the next run sends it again. Here the 200 is on its way (300 ms) when the Stop button is pressed (100 ms).
+		name: 'Skip Repeats: a check-in under way when the execution is cancelled is not sent again by the next run',
+		invariants: ['skipRepeatsRemembers'],
+		fuzzCase: fuzzCase({
+			items: [item({ faults: [{ kind: 'latency', ms: 300 }] })],
+			options: { timeout: 5000, skipRepeats: 'sameDay' },
+			secondRun: true,
+			cancelAfterMs: 100,
+		}),
+	},
+	{
+		// Found by `npm run fuzz -- --cases 10000 --seed 4242`, which it ended: an unhandled promise
+		// rejection. Skip Repeats' guard (repeatGuard.ts checkIn) sends after its database round trip
+		// without looking at the cancel signal; the send asks for a token with the signal already
+		// aborted, and transport/index.ts abortable() then rejects at once without handling the token
+		// promise it was given: the token request still goes out, after the cancel, and its failure
+		// rejects with no one to handle it (a Node process without a handler for that ends).
+		name: 'a cancel during Skip Repeats\' database round trip: no token request after it, no unhandled rejection',
+		// `npm run fuzz -- --replay test/property/counterexamples/cancel-during-skip-repeats-database-round-trip.json`
+		// reports it with noUnhandledRejection too; under Jest that event is Jest's.
+		invariants: ['cancelStops'],
+		unhandledRejection: true,
+		fuzzCase: fuzzCase({
+			items: [item()],
+			options: { timeout: 5000, skipRepeats: 'sameDay' },
+			tokenFaults: [{ kind: 'badRequest', invalidParams: [{ name: 'client_id', reason: 'unknown' }] }],
+			cancelAfterMs: 50,
+			databaseLatencyMs: 600,
+		}),
+	},
+	{
+		// Issue 19.3: Retry-After is capped at 60 s and retried until the 120 s budget ends
+		// (retryPolicy.ts decideRetry, requestPacer.ts holding the batch): the run is cancelled at its deadline.
+		name: 'a closed gateway (429, Retry-After one hour) fails each item at once, naming when it reopens',
+		invariants: ['finishesInTime'],
+		fuzzCase: fuzzCase({ items: [item(), item()], closedGateway: true }),
+	},
+];
+
+describe('regressions: every invariant holds', () => {
+	// One after another: a case may set process-wide state (databaseLatencyMs).
+	test.each(REGRESSIONS)('$name', async ({ fuzzCase: regression }) => {
+		const { violations } = await checkCase(regression, { skip: new Set(AWAITING_ROUND_CHANGES) });
+		expect(violations).toEqual([]);
+	});
+});
+
+describe('AWAITING FIXES from this round: each still violates what it names (move it to REGRESSIONS once its fix is merged)', () => {
+	const expectViolations = async ({ fuzzCase: awaiting, invariants }: Regression) => {
+		const { violations } = await checkCase(awaiting);
+		expect([...new Set(violations.map((violation) => violation.invariant))].sort()).toEqual([...invariants].sort());
+	};
+	test.each(AWAITING_FIXES.filter((entry) => !entry.unhandledRejection))('$name', expectViolations);
+	// Jest fails any test with the unhandled rejection these defects leave (even `test.failing`), so
+	// they are skipped here until fixed; `npm run fuzz -- --replay FILE` runs them meanwhile. Once the
+	// fix is merged, move the entry to REGRESSIONS.
+	test.skip.each(AWAITING_FIXES.filter((entry) => entry.unhandledRejection))('$name (skipped: leaves an unhandled rejection today)', expectViolations);
+});

@@ -1,7 +1,7 @@
 /**
  * The node's promises, checked on every case from its output and from what the simulator saw.
- * Each invariant has a name; a run can leave some out by name (see AWAITING_ROUND_CHANGES in
- * property.ts), never weaken one.
+ * Each invariant has a name; a run can leave some out by name (`npm run fuzz -- --skip a,b`),
+ * never weaken one.
  */
 import type { INodeExecutionData } from 'n8n-workflow';
 
@@ -21,7 +21,7 @@ export const INVARIANTS = {
 	sentAsAsked: 'every check-in carries the Is Member and the Merchant Serial Number of an item with its number; a sent item reports them',
 	reportedSentWasReceived: 'every item reported sent was answered 2xx by the simulator, with its own number',
 	answeredReportedSent: 'every item the simulator answered 2xx is reported sent (or the node stopped, or the item says it may have arrived)',
-	failureFields: 'every error item carries error, details, attempts, possibleDuplicate (and phoneNumber, isMember when the item got that far)',
+	failureFields: 'every error item carries error and details, with details.attempts, details.possibleDuplicate (and phoneNumber, isMember when the item got that far)',
 	noSecrets: 'no client secret, subscription key or issued token in any output, error or log line',
 	dryNeverSent: 'an item whose Dry Run is not clearly false is never sent; a valid one is described',
 	continueNeverThrows: 'under a Continue setting the node throws nothing',
@@ -80,13 +80,17 @@ function reportedSent(item: INodeExecutionData): boolean {
 }
 
 /**
- * The item says its check-in may have reached Vipps: `possibleDuplicate: true`, or, where an error
- * item carries no such field (before the failure fields), its description says so in words.
+ * An item's facts: a sent item carries them as fields, an error item in `details` (n8n moves an
+ * item to the error output only when its json holds nothing but error, message and details).
  */
+function itemFacts(item: INodeExecutionData): Record<string, unknown> {
+	const { details } = item.json;
+	return isErrorItem(item) && typeof details === 'object' && details !== null ? (details as Record<string, unknown>) : item.json;
+}
+
+/** The item says its check-in may have reached Vipps: `possibleDuplicate: true`. */
 function saysMayHaveArrived(item: INodeExecutionData): boolean {
-	if (typeof item.json.possibleDuplicate === 'boolean') return item.json.possibleDuplicate;
-	const description = (item.json.details as { description?: unknown } | undefined)?.description;
-	return typeof description === 'string' && /may have (received|seen)/i.test(description);
+	return itemFacts(item).possibleDuplicate === true;
 }
 
 function countBy<T>(values: T[]): Map<T, number> {
@@ -300,14 +304,15 @@ const checks: Record<Exclude<InvariantName, 'finishesInTime'>, Check> = {
 			const output = outputOf.get(planned.index);
 			if (!output || !isErrorItem(output)) continue;
 			const { json } = output;
+			const facts = itemFacts(output);
 			const missing: string[] = [];
 			if (typeof json.error !== 'string' || json.error === '') missing.push('error');
 			if (typeof json.details !== 'object' || json.details === null) missing.push('details');
-			if (!(typeof json.attempts === 'number' && Number.isInteger(json.attempts) && json.attempts >= 0)) missing.push('attempts');
-			if (typeof json.possibleDuplicate !== 'boolean') missing.push('possibleDuplicate');
+			if (!(typeof facts.attempts === 'number' && Number.isInteger(facts.attempts) && facts.attempts >= 0)) missing.push('details.attempts');
+			if (typeof facts.possibleDuplicate !== 'boolean') missing.push('details.possibleDuplicate');
 			if (optionsValid && preparedFully(planned) && planned.dry === 'no') {
-				if (json.phoneNumber !== planned.msisdn) missing.push(`phoneNumber ${short(planned.msisdn)}`);
-				if (json.isMember !== planned.isMember) missing.push(`isMember ${planned.isMember}`);
+				if (facts.phoneNumber !== planned.msisdn) missing.push(`details.phoneNumber ${short(planned.msisdn)}`);
+				if (facts.isMember !== planned.isMember) missing.push(`details.isMember ${planned.isMember}`);
 			}
 			if (missing.length) problems.push(`item ${planned.index}: ${missing.join(', ')} missing or wrong in ${short(json)}`);
 		}

@@ -10,7 +10,6 @@
  *   --parallel P        cases run side by side, one runner each (default 4): a case mostly waits
  *   --max-items N       items per case, at most (default 6)
  *   --skip a,b          leave these invariants out
- *   --skip-awaiting     leave out the invariants this round's other branches make true (AWAITING_ROUND_CHANGES)
  *   --no-shrink         report a failing case as generated, without shrinking it
  *   --replay FILE       run the cases of a JSON file (one case, or a list) and print their violations
  *   --stop-at-first     end at the first failing case
@@ -21,7 +20,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 
 import {
-	AWAITING_ROUND_CHANGES,
 	INVARIANT_NAMES,
 	InvariantViolation,
 	checkCase,
@@ -77,9 +75,6 @@ function parseArgs(argv: string[]): Args {
 					if (!(INVARIANT_NAMES as string[]).includes(name)) throw new Error(`no invariant "${name}"; there are ${INVARIANT_NAMES.join(', ')}`);
 					args.skip.add(name);
 				}
-				break;
-			case '--skip-awaiting':
-				for (const name of AWAITING_ROUND_CHANGES) args.skip.add(name);
 				break;
 			case '--no-shrink':
 				args.shrink = false;

@@ -216,7 +216,8 @@ function msnValidFor(fuzzCase: FuzzCase, item: FuzzItem): boolean {
 	if ('plain' in option) return /^\d{4,7}$/.test(option.plain);
 	if (option.expression === 'msn') {
 		const value = valueOf(item.msn);
-		if (value === undefined || value === null || value === '') return true;
+		// An expression that gives nothing fails its item: sent under the credential's MSN it could check in at another shop.
+		if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) return false;
 		if (VALID_MSNS.includes(value as string)) return true;
 		if (INVALID_MSNS.some((invalid) => invalid === value)) return false;
 		return false;

@@ -42,8 +42,12 @@ const sent = (index: number, extra: object = {}): INodeExecutionData => ({
 	pairedItem: { item: index },
 });
 
+/** An error item: its facts (`extra` among them) in `details`, as n8n's error output needs. */
 const failed = (index: number, extra: object = {}): INodeExecutionData => ({
-	json: { error: 'Vipps could not process the check-in (HTTP 500)', details: {}, attempts: 1, possibleDuplicate: false, phoneNumber: `479000000${index}`, isMember: true, ...extra },
+	json: {
+		error: 'Vipps could not process the check-in (HTTP 500)',
+		details: { attempts: 1, possibleDuplicate: false, phoneNumber: `479000000${index}`, isMember: true, ...extra },
+	},
 	pairedItem: { item: index },
 });
 

@@ -4,7 +4,7 @@
  * counterexample printed by `npm run fuzz` pastes in as an entry (its `fuzzCase` as printed);
  * the helpers below only spell cases written by hand more briefly.
  */
-import { AWAITING_ROUND_CHANGES, checkCase, type FuzzCase, type InvariantName } from '../../scripts/fuzz/property';
+import { checkCase, type FuzzCase, type InvariantName } from '../../scripts/fuzz/property';
 import type { FuzzItem } from '../../scripts/fuzz/model';
 
 interface Regression {
@@ -12,8 +12,6 @@ interface Regression {
 	/** The invariants the case violated when it was found. */
 	invariants: InvariantName[];
 	fuzzCase: FuzzCase;
-	/** The defect leaves a promise rejection no one handles: Jest fails the test with it, whatever the test asserts. */
-	unhandledRejection?: true;
 }
 
 function item(overrides: Partial<FuzzItem> = {}): FuzzItem {
@@ -43,7 +41,7 @@ function fuzzCase(overrides: Partial<FuzzCase> & Pick<FuzzCase, 'items'>): FuzzC
 	};
 }
 
-/** Counterexamples whose fix is in place: every invariant holds (but those of AWAITING_ROUND_CHANGES, until it is emptied at merge). */
+/** Counterexamples whose fix is in place: every invariant holds on each. */
 const REGRESSIONS: Regression[] = [
 	{
 		// Found as a `contract` violation: the access-token contract allows a 4–6 digit MSN, and the
@@ -108,16 +106,8 @@ const REGRESSIONS: Regression[] = [
 			cancelAfterMs: 6,
 		},
 	},
-];
-
-/**
- * AWAITING FIXES — counterexamples against main (f836728) whose fix is in nodes/, on this round's
- * actions and transport branches. Each is expected to violate exactly the invariants listed until
- * those branches are merged; then its test fails, and the lead moves the entry to REGRESSIONS.
- */
-const AWAITING_FIXES: Regression[] = [
 	{
-		// Issue 19.1: Dry Run is read from item 0 (send.operation.ts, isDryRun: getNodeParameter('options.dryRun', 0)).
+		// Fixed this round, issue 19.1: Dry Run is read from item 0 (send.operation.ts, isDryRun: getNodeParameter('options.dryRun', 0)).
 		name: 'Dry Run is read per item: of three items the one marked dry is never sent',
 		invariants: ['dryNeverSent'],
 		fuzzCase: fuzzCase({
@@ -126,7 +116,7 @@ const AWAITING_FIXES: Regression[] = [
 		}),
 	},
 	{
-		// Issue 19.1: an unclear Dry Run on item 0 fails the batch (isDryRun reads item 0, setUp throws for all).
+		// Fixed this round, issue 19.1: an unclear Dry Run on item 0 fails the batch (isDryRun reads item 0, setUp throws for all).
 		name: 'an item whose Dry Run expression gives nothing fails alone, under Continue',
 		invariants: ['failureFields', 'ownErrorsOnly'],
 		fuzzCase: fuzzCase({
@@ -135,7 +125,7 @@ const AWAITING_FIXES: Regression[] = [
 		}),
 	},
 	{
-		// Issue 19.1: batch.ts readBatchSettings evaluates the whole options collection for item 0
+		// Fixed this round, issue 19.1: batch.ts readBatchSettings evaluates the whole options collection for item 0
 		// (getNodeParameter('options', 0)), so item 0's Merchant Serial Number expression throws for every item.
 		name: 'a Merchant Serial Number expression that throws for item 0 fails item 0 alone',
 		invariants: ['failureFields', 'ownErrorsOnly'],
@@ -145,13 +135,13 @@ const AWAITING_FIXES: Regression[] = [
 		}),
 	},
 	{
-		// Issue 19.1: the unclear Dry Run is a batch error without an itemIndex.
+		// Fixed this round, issue 19.1: the unclear Dry Run is a batch error without an itemIndex.
 		name: 'Stop Workflow names the item whose Dry Run is unclear',
 		invariants: ['stopNamesItem'],
 		fuzzCase: fuzzCase({ items: [item({ dry: { value: 'maybe' } })], dryRunOption: { expression: true }, onError: 'stopWorkflow' }),
 	},
 	{
-		// Issue 20.3: the error names the refused item only.
+		// Fixed this round, issue 20.3: the error names the refused item only.
 		name: 'Stop Workflow after a refused send says how many check-ins were delivered before it',
 		invariants: ['stopTellsDelivered'],
 		fuzzCase: fuzzCase({
@@ -161,20 +151,20 @@ const AWAITING_FIXES: Regression[] = [
 		}),
 	},
 	{
-		// Issue 20.1: batch.ts errorItem puts out only error and details.
+		// Fixed this round, issue 20.1: batch.ts errorItem puts out only error and details.
 		name: 'an error item carries attempts, possibleDuplicate, phoneNumber and isMember: a check-in answered 503 twice',
 		invariants: ['failureFields'],
 		fuzzCase: fuzzCase({ items: [item({ faults: [{ kind: 'status', status: 503 }, { kind: 'status', status: 503 }] })] }),
 	},
 	{
-		// Issue 20.1 and 20.5: a token 500 is final today and its error items carry no facts; the
+		// Fixed this round, issue 20.1 and 20.5: a token 500 is final today and its error items carry no facts; the
 		// transport branch retries it (then nothing fails), the actions branch adds the fields.
 		name: 'a token request answered 500 once: no item fails without its failure fields',
 		invariants: ['failureFields'],
 		fuzzCase: fuzzCase({ items: [item(), item()], tokenFaults: [{ kind: 'status', status: 500 }] }),
 	},
 	{
-		// Issue 20.2: Skip Repeats records only check-ins answered 2xx (repeatGuard.ts); one that timed
+		// Fixed this round, issue 20.2: Skip Repeats records only check-ins answered 2xx (repeatGuard.ts); one that timed
 		// out twice may have reached Vipps twice, and the next run sends it twice more.
 		name: 'Skip Repeats: a check-in that timed out twice is not sent again by the next run',
 		invariants: ['failureFields', 'skipRepeatsRemembers'],
@@ -185,7 +175,7 @@ const AWAITING_FIXES: Regression[] = [
 		}),
 	},
 	{
-		// Issue 20.2: a cancelled execution gives back the claim of a check-in already sent (repeatGuard.ts);
+		// Fixed this round, issue 20.2: a cancelled execution gives back the claim of a check-in already sent (repeatGuard.ts);
 		// the next run sends it again. Here the 200 is on its way (300 ms) when the Stop button is pressed (100 ms).
 		name: 'Skip Repeats: a check-in under way when the execution is cancelled is not sent again by the next run',
 		invariants: ['skipRepeatsRemembers'],
@@ -198,16 +188,13 @@ const AWAITING_FIXES: Regression[] = [
 	},
 	{
 		// Found by `npm run fuzz -- --cases 10000 --seed 4242`, which it ended: an unhandled promise
-		// rejection. Skip Repeats' guard (repeatGuard.ts checkIn) sends after its database round trip
-		// without looking at the cancel signal; the send asks for a token with the signal already
-		// aborted, and transport/index.ts abortable() then rejects at once without handling the token
-		// promise it was given: the token request still goes out, after the cancel, and its failure
-		// rejects with no one to handle it (a Node process without a handler for that ends).
+		// rejection. After Skip Repeats' database round trip the send asked for a token with the
+		// execution already cancelled; the token request still went out, after the cancel, and its
+		// failure had no one to handle it. Fixed: a cancelled caller starts no token request.
 		name: 'a cancel during Skip Repeats\' database round trip: no token request after it, no unhandled rejection',
 		// `npm run fuzz -- --replay test/property/counterexamples/cancel-during-skip-repeats-database-round-trip.json`
 		// reports it with noUnhandledRejection too; under Jest that event is Jest's.
 		invariants: ['cancelStops'],
-		unhandledRejection: true,
 		fuzzCase: fuzzCase({
 			items: [item()],
 			options: { timeout: 5000, skipRepeats: 'sameDay' },
@@ -217,7 +204,7 @@ const AWAITING_FIXES: Regression[] = [
 		}),
 	},
 	{
-		// Issue 19.3: Retry-After is capped at 60 s and retried until the 120 s budget ends
+		// Fixed this round, issue 19.3: Retry-After is capped at 60 s and retried until the 120 s budget ends
 		// (retryPolicy.ts decideRetry, requestPacer.ts holding the batch): the run is cancelled at its deadline.
 		name: 'a closed gateway (429, Retry-After one hour) fails each item at once, naming when it reopens',
 		invariants: ['finishesInTime'],
@@ -228,19 +215,7 @@ const AWAITING_FIXES: Regression[] = [
 describe('regressions: every invariant holds', () => {
 	// One after another: a case may set process-wide state (databaseLatencyMs).
 	test.each(REGRESSIONS)('$name', async ({ fuzzCase: regression }) => {
-		const { violations } = await checkCase(regression, { skip: new Set(AWAITING_ROUND_CHANGES) });
+		const { violations } = await checkCase(regression);
 		expect(violations).toEqual([]);
 	});
-});
-
-describe('AWAITING FIXES from this round: each still violates what it names (move it to REGRESSIONS once its fix is merged)', () => {
-	const expectViolations = async ({ fuzzCase: awaiting, invariants }: Regression) => {
-		const { violations } = await checkCase(awaiting);
-		expect([...new Set(violations.map((violation) => violation.invariant))].sort()).toEqual([...invariants].sort());
-	};
-	test.each(AWAITING_FIXES.filter((entry) => !entry.unhandledRejection))('$name', expectViolations);
-	// Jest fails any test with the unhandled rejection these defects leave (even `test.failing`), so
-	// they are skipped here until fixed; `npm run fuzz -- --replay FILE` runs them meanwhile. Once the
-	// fix is merged, move the entry to REGRESSIONS.
-	test.skip.each(AWAITING_FIXES.filter((entry) => entry.unhandledRejection))('$name (skipped: leaves an unhandled rejection today)', expectViolations);
 });

@@ -270,11 +270,11 @@ export class VippsApiClient {
 			if (!parsed.success) throw words.unexpectedBody(`${credentials.baseUrl} answered ${words.TOKEN_REQUEST}`, 'access_token and expires_in');
 			return { accessToken: parsed.data.access_token, expiresInSeconds: parsed.data.expires_in };
 		};
-		// One caller's cancel stops its own wait for the shared fetch, not the fetch.
+		// One caller's cancel stops its own wait for the shared fetch, not the fetch; a cancelled caller starts none.
 		const { signal } = options;
+		if (signal?.aborted) throw words.cancelledError('The request');
 		const token = await new Promise<string>((resolve, reject) => {
 			const onAbort = () => reject(words.cancelledError('The request'));
-			if (signal?.aborted) onAbort();
 			signal?.addEventListener('abort', onAbort, { once: true });
 			accessTokenCache
 				.getToken(credentials, fetchToken)

@@ -813,8 +813,11 @@ function machine(packageDir) {
 	};
 }
 
-/** The Markdown report: what BENCHMARKS.md carries between its bench:results markers. */
-function markdownReport(report, rows, args, cols) {
+/**
+ * The Markdown report, tables and targets (bench/results/latest.md). BENCHMARKS.md carries it
+ * between its bench:results markers without the tables (`tables: false`), which it links to.
+ */
+function markdownReport(report, rows, args, cols, { tables = true } = {}) {
 	const { machine: m, settings } = report;
 	const lines = [
 		`Command: \`${report.command}\`, ${report.when.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit ?? 'unknown'}; the bench took ${report.benchSeconds} s.`,
@@ -823,12 +826,13 @@ function markdownReport(report, rows, args, cols) {
 		`Settings: ${settings.latencyMs} ms latency; this node's default concurrency ${settings.ourConcurrency} (the floor's too); behind the gateway ${settings.gatewayRps} req/s; ` +
 			`${settings.repeat} run(s) of each timed flow, the median shown.`,
 	];
-	for (const protocol of settings.protocols) {
+	for (const protocol of tables ? settings.protocols : []) {
 		if (!rows.some((row) => row.protocol === protocol)) continue;
 		lines.push('', `### ${protocol.toUpperCase()}`, '', markdownTable(rows.filter((row) => row.protocol === protocol), cols));
 		if (args.sweep.length) lines.push('', `Concurrency sweep, ${protocol.toUpperCase()}:`, '', sweepTable(rows, protocol, args.sweep));
 	}
-	if (report.storm) lines.push('', storm.stormMarkdown(report.storm, settings.protocols));
+	if (report.storm && tables) lines.push('', storm.stormMarkdown(report.storm, settings.protocols));
+	if (!tables) lines.push('', 'Every run\'s figures, in tables: [bench/results/latest.md](bench/results/latest.md).');
 	lines.push('', '### Targets', '', '```');
 	for (const target of report.targets) lines.push(`${target.met ? 'MET    ' : 'NOT MET'}  ${target.protocol.toUpperCase()}  ${target.name}: ${target.detail}`);
 	lines.push('```');
@@ -1032,7 +1036,7 @@ async function main() {
 	}
 	console.log(`\nTargets${args.quick ? ' (a smoke: the targets are set for the full scenarios)' : ''}:`);
 	for (const target of targets) console.log(`  ${target.met ? 'MET    ' : 'NOT MET'}  ${target.protocol.toUpperCase()}  ${target.name}: ${target.detail}`);
-	if (args.fullRun) writeIntoBenchmarksMd(markdown);
+	if (args.fullRun) writeIntoBenchmarksMd(markdownReport(report, rows, args, cols, { tables: false }));
 	console.log(
 		`\n${path.relative(process.cwd(), args.out)} and ${path.relative(process.cwd(), markdownFile)} written` +
 			`${args.fullRun ? ', BENCHMARKS.md updated' : ''}; the bench took ${report.benchSeconds} s`,

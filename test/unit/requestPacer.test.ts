@@ -138,6 +138,22 @@ describe('RequestPacer: a 429 cuts the rate once per burst', () => {
 		expect(pacer.rate).toBe(90);
 	});
 
+	it('counting the requests answered before its 429 came back, though started after it (over TLS one started early can arrive late)', async () => {
+		const pacer = new RequestPacer();
+		const burst = await acquireMany(pacer, 100);
+		// The tenth started reaches the gateway last: the 90 started after it are answered first.
+		for (const slot of burst.slice(10)) await slot.succeeded();
+		await burst[9].throttled(1_000);
+		expect(pacer.rate).toBe(90);
+	});
+
+	it('not counting the unanswered requests started after it: they may not have reached the gateway', async () => {
+		const pacer = new RequestPacer();
+		const burst = await acquireMany(pacer, 100);
+		await burst[49].throttled(1_000);
+		expect(pacer.rate).toBe(45);
+	});
+
 	it('once paced, to 90 % of the paced rate at most, however many slow answers swell the count', async () => {
 		const pacer = new RequestPacer();
 		const burst = await acquireMany(pacer, 100); // all still unanswered

@@ -4,8 +4,10 @@
  * (Concurrency is each execution's own), learned from the gateway's 429s, not from completions.
  *
  * Unpaced until the first 429. A gateway that counts L requests per one-second window, fixed or
- * sliding, refuses only once it has counted L: so at a 429, at least L requests started in the
- * second up to the refused one, and the rate becomes 90 % of those starts. A 429 for a request
+ * sliding, refuses only once it has counted L: so at a 429, at least L requests were under way in
+ * the second up to the refused one, and the rate becomes 90 % of those.
+ * They are the requests started before it, and those answered before its 429 came back: over TLS
+ * on a busy machine a request started early can reach the gateway late, after many started behind it. A 429 for a request
  * started before the Retry-After of the latest cut had passed belongs to the burst already cut
  * for: one cut per burst. The rate then climbs 5 % a second while requests succeed. A Retry-After
  * longer than a window means closed, not busy: nothing starts before it ends, and a caller whose
@@ -106,10 +108,12 @@ export class RequestPacer {
 		const waitMs = retryAfterMs ?? RETRY_POLICY.defaultRetryAfterMs;
 		if (waitMs > WINDOW_MS) this.heldUntil = Math.max(this.heldUntil, now + waitMs);
 		if (request.startedAt < this.sameBurstUntil) return;
-		// Every request the gateway counted started before the refused one and was under way at some
-		// point of the second up to it, however late it left n8n's process: at least the gateway's limit.
-		const earlier = this.recent.slice(0, this.recent.indexOf(request) + 1);
-		const underWay = earlier.filter((r) => (r.answeredAt ?? now) > request.startedAt - WINDOW_MS).length;
+		// Every request the gateway counted before the refused one was under way at some point of the
+		// second up to it, however late it left n8n's process, and started before it or was answered
+		// by now: at least the gateway's limit. (Unanswered ones started after it may not have arrived.)
+		const position = this.recent.indexOf(request);
+		const counted = this.recent.filter((r, i) => i <= position || r.answeredAt !== undefined);
+		const underWay = counted.filter((r) => (r.answeredAt ?? now) > request.startedAt - WINDOW_MS).length;
 		// Paced, no more than the rate started in that second: any excess is what the count overstates.
 		this.learnedRate = CUT * Math.min(this.learnedRate ?? Infinity, underWay);
 		this.sameBurstUntil = now + Math.max(waitMs, WINDOW_MS);

@@ -210,6 +210,22 @@ const REGRESSIONS: Regression[] = [
 		invariants: ['finishesInTime'],
 		fuzzCase: fuzzCase({ items: [item(), item()], closedGateway: true }),
 	},
+	{
+		// Found by `npm run fuzz -- --cases 12000 --seed 20261206` (seed 20261207): the invariant counted
+		// the numbers delivered, the node counts check-ins; items 0 and 2 carry one number, so the
+		// node's "3 check-ins were delivered" is right. The invariant now counts check-ins.
+		name: 'Stop Workflow after two items with one number were delivered: the count is of check-ins, not of numbers',
+		invariants: ['stopTellsDelivered'],
+		fuzzCase: {"items":[{"phone":{"valid":"national"},"member":{"value":true},"msn":{"absent":true},"shop":{"value":{"msn":"1234"}},"dry":{"value":false},"faults":[]},{"phone":{"valid":"national"},"member":{"value":true},"msn":{"value":"1234"},"shop":{"value":{"msn":"1234"}},"dry":{"value":false},"faults":[{"kind":"status","status":500},{"kind":"status","status":502}]},{"phone":{"sameAs":0,"format":"national"},"member":{"value":true},"msn":{"value":"1234"},"shop":{"value":{"msn":"1234"}},"dry":{"value":true},"faults":[]},{"phone":{"valid":"national"},"member":{"value":true},"msn":{"value":"1234"},"shop":{"value":{"msn":"1234"}},"dry":{"value":true},"faults":[]}],"phoneParameter":"expression","memberParameter":{"plain":false},"msnOption":{"expression":"shop.msn.trim()"},"dryRunOption":{"absent":true},"options":{},"onError":"stopWorkflow","tokenFaults":[],"refusedConnections":0,"closedGateway":false,"secondRun":true},
+	},
+	{
+		// Found by `npm run fuzz -- --cases 12000 --seed 20261206` (seed 20261209): behind a closed
+		// gateway, item 1 was refused for its unclear Dry Run before anything was sent, while item 0 with
+		// the same number was sent. The invariant now judges only items that got as far as a send.
+		name: 'a closed gateway: an item refused before sending keeps its own error, though another item with its number was sent',
+		invariants: ['closedGatewayAtOnce'],
+		fuzzCase: {"items":[{"phone":{"valid":"national"},"member":{"value":true},"msn":{"value":"1234"},"shop":{"value":{"msn":"1234"}},"dry":{"value":false},"faults":[]},{"phone":{"sameAs":0,"format":"national"},"member":{"value":true},"msn":{"absent":true},"shop":{"value":{"msn":"1234"}},"dry":{"absent":true},"faults":[]},{"phone":{"valid":"national"},"member":{"value":true},"msn":{"value":"1234"},"shop":{"absent":true},"dry":{"value":false},"faults":[]}],"phoneParameter":"expression","memberParameter":{"expression":true},"msnOption":{"absent":true},"dryRunOption":{"expression":true},"options":{},"onError":"continueErrorOutput","tokenFaults":[],"refusedConnections":0,"closedGateway":true},
+	},
 ];
 
 describe('regressions: every invariant holds', () => {

@@ -390,9 +390,10 @@ const checks: Record<Exclude<InvariantName, 'finishesInTime'>, Check> = {
 			!fuzzCase.closedGateway;
 		if (!quiet || obs.error) return [];
 		const problems: string[] = [];
+		// Faults key on a number: an item refused before sending leaves its faults to any item that shares its number.
+		const faulted = new Set(obs.planned.filter((planned) => fuzzCase.items[planned.index].faults.length > 0).map((planned) => planned.national));
 		for (const planned of obs.planned) {
-			const own = fuzzCase.items[planned.index];
-			if (!preparedFully(planned) || own.faults.length > 0 || (itemsByNumber.get(planned.msisdn!)?.length ?? 0) !== 1) continue;
+			if (!preparedFully(planned) || faulted.has(planned.national) || (itemsByNumber.get(planned.msisdn!)?.length ?? 0) !== 1) continue;
 			const output = outputOf.get(planned.index);
 			if (output && isErrorItem(output)) problems.push(`item ${planned.index} is valid and had no fault, yet failed: ${short(output.json)}`);
 		}

@@ -226,6 +226,14 @@ const REGRESSIONS: Regression[] = [
 		invariants: ['closedGatewayAtOnce'],
 		fuzzCase: {"items":[{"phone":{"valid":"national"},"member":{"value":true},"msn":{"value":"1234"},"shop":{"value":{"msn":"1234"}},"dry":{"value":false},"faults":[]},{"phone":{"sameAs":0,"format":"national"},"member":{"value":true},"msn":{"absent":true},"shop":{"value":{"msn":"1234"}},"dry":{"absent":true},"faults":[]},{"phone":{"valid":"national"},"member":{"value":true},"msn":{"value":"1234"},"shop":{"absent":true},"dry":{"value":false},"faults":[]}],"phoneParameter":"expression","memberParameter":{"expression":true},"msnOption":{"absent":true},"dryRunOption":{"expression":true},"options":{},"onError":"continueErrorOutput","tokenFaults":[],"refusedConnections":0,"closedGateway":true},
 	},
+	{
+		// Found by `npm run fuzz -- --cases 12000 --seed 20261206` (seed 20261209): item 2's 500 is keyed
+		// on its number, which item 5 shares; item 2 is a landline and never sent, so item 5 met the
+		// 500. The invariant took item 5 for faultless; it now counts a fault for every item with that number.
+		name: 'a fault of an item refused before sending meets another item with its number: not a failure of that item alone',
+		invariants: ['ownErrorsOnly'],
+		fuzzCase: {"items":[{"phone":{"invalid":"landline"},"member":{"value":true},"msn":{"absent":true},"shop":{"value":{"msn":"1234"}},"dry":{"value":false},"faults":[]},{"phone":{"valid":"national"},"member":{"absent":true},"msn":{"value":"1234"},"shop":{"value":{"msn":"1234"}},"dry":{"value":false},"faults":[]},{"phone":{"invalid":"landline"},"member":{"value":true},"msn":{"absent":true},"shop":{"value":{"msn":"1234"}},"dry":{"value":false},"faults":[{"kind":"status","status":500}]},{"phone":{"valid":"national"},"member":{"value":true},"msn":{"absent":true},"shop":{"value":{"msn":"1234"}},"dry":{"value":false},"faults":[{"kind":"partialBody","status":200,"end":"close"}]},{"phone":{"valid":"national"},"member":{"value":true},"msn":{"absent":true},"shop":{"value":{"msn":"1234"}},"dry":{"value":"maybe"},"faults":[{"kind":"dropped"}]},{"phone":{"sameAs":7,"format":"national"},"member":{"value":"member"},"msn":{"absent":true},"shop":{"absent":true},"dry":{"value":false},"faults":[]}],"phoneParameter":"expression","memberParameter":{"expression":true},"msnOption":{"absent":true},"dryRunOption":{"absent":true},"options":{},"onError":"continueErrorOutput","tokenFaults":[],"refusedConnections":0,"closedGateway":false,"secondRun":true},
+	},
 ];
 
 describe('regressions: every invariant holds', () => {

@@ -44,7 +44,7 @@ export interface Violation {
 // ---------------------------------------------------------------------------------------------
 // Facts
 
-/** Batch options the node must accept (PLAN: each read once, each on its own). */
+/** Batch options the node must accept (each read once, each on its own). */
 export function batchOptionsValid(options: Record<string, unknown>): boolean {
 	const { concurrency, maxRequestsPerSecond, skipRepeats, skipRepeatsMinutes } = options;
 	if ('concurrency' in options && !(typeof concurrency === 'number' && Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 128)) return false;

@@ -157,8 +157,8 @@ const REGRESSIONS: Regression[] = [
 		fuzzCase: fuzzCase({ items: [item({ faults: [{ kind: 'status', status: 503 }, { kind: 'status', status: 503 }] })] }),
 	},
 	{
-		// Fixed this round, issue 20.1 and 20.5: a token 500 is final today and its error items carry no facts; the
-		// transport branch retries it (then nothing fails), the actions branch adds the fields.
+		// Fixed this round, issues 20.1 and 20.5: a token 500 was final and its error items carried no
+		// facts; the token request now retries it (then nothing fails), and error items carry the facts.
 		name: 'a token request answered 500 once: no item fails without its failure fields',
 		invariants: ['failureFields'],
 		fuzzCase: fuzzCase({ items: [item(), item()], tokenFaults: [{ kind: 'status', status: 500 }] }),

@@ -7,9 +7,17 @@ import { createHash } from 'crypto';
 
 import type { VippsCredentials } from '../helpers/vippsCredentials';
 
+const targets = new WeakMap<VippsCredentials, string>();
+
+/** Hashed once per credentials object (one per execution): the token and the pacer ask on every attempt. */
 export function targetOf(credentials: VippsCredentials): string {
-	const { baseUrl, clientId, clientSecret, subscriptionKey } = credentials;
-	return createHash('sha256').update(JSON.stringify([baseUrl, clientId, clientSecret, subscriptionKey])).digest('hex');
+	let target = targets.get(credentials);
+	if (target === undefined) {
+		const { baseUrl, clientId, clientSecret, subscriptionKey } = credentials;
+		target = createHash('sha256').update(JSON.stringify([baseUrl, clientId, clientSecret, subscriptionKey])).digest('hex');
+		targets.set(credentials, target);
+	}
+	return target;
 }
 
 /** A process serves a handful of targets; rotated secrets and typos must not pile up. */

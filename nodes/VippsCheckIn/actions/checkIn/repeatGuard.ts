@@ -234,9 +234,9 @@ export class RepeatGuard {
 			let sent = false;
 			let possiblySent = false;
 			try {
-				const result = await send().catch(async (error: unknown) => {
+				const result = await send().catch((error: unknown) => {
 					possiblySent = mayHaveArrived(error);
-					return await Promise.reject(error as Error);
+					throw error;
 				});
 				sent = true;
 				const at = DateTime.now().setZone(this.timezone);

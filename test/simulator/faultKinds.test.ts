@@ -4,9 +4,8 @@
  * connections and a closed port. Each as a real HTTP client sees it.
  */
 import { connect } from 'node:net';
-import { request } from 'undici';
 import { formatRetryAfter, PATHS, VippsSimulator } from '../../simulator/VippsSimulator';
-import { apiHeaders, checkIn, fetchToken, manualClock, post, tokenHeaders, VALID_CHECK_IN } from './helpers';
+import { checkIn, fetchToken, manualClock, post, startCheckIn, tokenHeaders, VALID_CHECK_IN } from './helpers';
 
 let simulator: VippsSimulator;
 let token: string;
@@ -18,15 +17,6 @@ beforeEach(async () => {
 });
 
 afterEach(() => simulator.close());
-
-function startCheckIn(): ReturnType<typeof request> {
-	return request(`${simulator.baseUrl}${PATHS.checkIn}`, {
-		method: 'POST',
-		headers: apiHeaders(simulator, token),
-		body: VALID_CHECK_IN,
-		reset: true,
-	});
-}
 
 describe('formatRetryAfter', () => {
 	// 2026-12-06T20:30:15.250Z is a Sunday; 2 s later, rounded up to the whole second, is 20:30:18.
@@ -89,7 +79,7 @@ describe('dropped', () => {
 	test('the request is read and recorded, never answered: the connection is reset, and the log says the API never saw it', async () => {
 		simulator.injectFault({ fault: { kind: 'dropped' }, path: PATHS.checkIn });
 
-		await expect(startCheckIn()).rejects.toMatchObject({ code: 'ECONNRESET' });
+		await expect(startCheckIn(simulator, token, { reset: true })).rejects.toMatchObject({ code: 'ECONNRESET' });
 		expect(simulator.requests.at(-1)).toMatchObject({ path: PATHS.checkIn, status: 0, fault: 'dropped', rawBody: VALID_CHECK_IN });
 		expect((await checkIn(simulator, token)).status).toBe(200);
 	});
@@ -99,7 +89,7 @@ describe('hang for a while', () => {
 	test('recorded, no answer, then the connection is reset after the time given, without close()', async () => {
 		simulator.injectFault({ fault: { kind: 'hang', ms: 50 }, path: PATHS.checkIn });
 
-		await expect(startCheckIn()).rejects.toMatchObject({ code: 'ECONNRESET' });
+		await expect(startCheckIn(simulator, token, { reset: true })).rejects.toMatchObject({ code: 'ECONNRESET' });
 		expect(simulator.requests.at(-1)).toMatchObject({ status: 0, fault: 'hang' });
 	});
 });
@@ -108,7 +98,7 @@ describe('a body that breaks off', () => {
 	test.each([200, 400, 500, 503] as const)('status %i: the status and half the body arrive, then the server closes the connection', async (status) => {
 		simulator.injectFault({ fault: { kind: 'partialBody', status, end: 'close' } });
 
-		const response = await startCheckIn();
+		const response = await startCheckIn(simulator, token, { reset: true });
 
 		expect(response.statusCode).toBe(status);
 		await expect(response.body.text()).rejects.toThrow();
@@ -120,7 +110,7 @@ describe('refused connections', () => {
 	test('the next connections are reset before a byte is read: nothing recorded, the ones after are served', async () => {
 		simulator.refuseConnections(2);
 
-		await expect(startCheckIn()).rejects.toThrow();
+		await expect(startCheckIn(simulator, token, { reset: true })).rejects.toThrow();
 		await expect(post(simulator, PATHS.accessToken, tokenHeaders(simulator))).rejects.toThrow();
 		const served = await checkIn(simulator, token);
 

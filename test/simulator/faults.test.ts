@@ -1,7 +1,6 @@
 import { performance } from 'perf_hooks';
-import { request } from 'undici';
 import { PATHS, VippsSimulator } from '../../simulator/VippsSimulator';
-import { apiHeaders, checkIn, fetchToken, post, tokenHeaders, VALID_CHECK_IN } from './helpers';
+import { checkIn, fetchToken, post, startCheckIn, tokenHeaders, VALID_CHECK_IN } from './helpers';
 
 let simulator: VippsSimulator;
 let token: string;
@@ -12,14 +11,6 @@ beforeEach(async () => {
 });
 
 afterEach(() => simulator.close());
-
-function startCheckIn(): ReturnType<typeof request> {
-	return request(`${simulator.baseUrl}${PATHS.checkIn}`, {
-		method: 'POST',
-		headers: apiHeaders(simulator, token),
-		body: VALID_CHECK_IN,
-	});
-}
 
 /** Tracks whether a promise has settled, without waiting for it. */
 function watch<T>(promise: Promise<T>): { settled: () => boolean; promise: Promise<T> } {
@@ -101,13 +92,13 @@ describe('fault kinds, as a real HTTP client sees them', () => {
 	test('reset: the whole request is read and recorded, then the connection is reset (ECONNRESET)', async () => {
 		simulator.injectFault({ fault: { kind: 'reset' } });
 
-		await expect(startCheckIn()).rejects.toMatchObject({ code: 'ECONNRESET' });
+		await expect(startCheckIn(simulator, token)).rejects.toMatchObject({ code: 'ECONNRESET' });
 		expect(simulator.requests.at(-1)).toMatchObject({ path: PATHS.checkIn, status: 0, fault: 'reset', rawBody: VALID_CHECK_IN });
 	});
 
 	test('hang: never answered, while other requests are, until close()', async () => {
 		simulator.injectFault({ fault: { kind: 'hang' } });
-		const hanging = watch(startCheckIn());
+		const hanging = watch(startCheckIn(simulator, token));
 		await simulator.waitForRequests(2);
 
 		const meanwhile = await checkIn(simulator, token);
@@ -122,7 +113,7 @@ describe('fault kinds, as a real HTTP client sees them', () => {
 	test('partialBody: status and headers arrive, the body never completes', async () => {
 		simulator.injectFault({ fault: { kind: 'partialBody' } });
 
-		const response = await startCheckIn();
+		const response = await startCheckIn(simulator, token);
 		const body = watch(response.body.text());
 
 		expect(response.statusCode).toBe(200);
@@ -138,7 +129,7 @@ describe('fault kinds, as a real HTTP client sees them', () => {
 	test('malformedJson: a complete 200 labelled JSON that does not parse', async () => {
 		simulator.injectFault({ fault: { kind: 'malformedJson' } });
 
-		const response = await startCheckIn();
+		const response = await startCheckIn(simulator, token);
 
 		expect(response.statusCode).toBe(200);
 		expect(response.headers['content-type']).toBe('application/json; charset=utf-8');

@@ -66,6 +66,14 @@ export async function checkIn(simulator: VippsSimulator, token: string, body = V
 	return post(simulator, PATHS.checkIn, apiHeaders(simulator, token), body);
 }
 
+/**
+ * A valid check-in as undici sends it, the raw request promise (for faults that break the
+ * connection); `reset` closes the connection after it, so no later request reuses it.
+ */
+export function startCheckIn(simulator: VippsSimulator, token: string, { reset = false } = {}): ReturnType<typeof request> {
+	return request(`${simulator.baseUrl}${PATHS.checkIn}`, { method: 'POST', headers: apiHeaders(simulator, token), body: VALID_CHECK_IN, reset });
+}
+
 /** A clock the test moves by hand. */
 export function manualClock(startMs = Date.UTC(2025, 0, 1, 12)): { now: () => number; advance: (ms: number) => void } {
 	let nowMs = startMs;

@@ -32,7 +32,6 @@ import {
 	jsonOf,
 	loadExample,
 	publishWorkflow,
-	restApi,
 	withCredentials,
 	N8nUserFolder,
 	itWithN8nLog,
@@ -199,7 +198,7 @@ describe('the webhook examples, published in a running n8n', () => {
 		folder = await N8nUserFolder.create();
 		server = await kit.startN8n(folder.env);
 		const { cookie } = await kit.setupOwner(server.url);
-		const rest = restApi(server.url, cookie);
+		const rest = kit.restClient(server.url, cookie);
 		// The builder's credentials, created as the editor creates them.
 		const { id: _harnessId, ...vipps } = simulatorCredential(stack.simulator);
 		const credentials: ImportedCredential[] = [];
@@ -208,7 +207,7 @@ describe('the webhook examples, published in a running n8n', () => {
 			{ name: 'Till key', type: 'httpHeaderAuth', data: { name: 'X-Till-Key', value: TILL_KEY } },
 			{ name: 'HubSpot app secret', type: 'crypto', data: { hmacSecret: HUBSPOT_APP_SECRET } },
 		]) {
-			const { id } = await rest<{ id: string }>('POST', '/credentials', credential);
+			const { id } = await rest.post<{ id: string }>('/credentials', credential);
 			credentials.push({ ...credential, id });
 		}
 		await publishWorkflow(server.url, rest, withCredentials(loadExample('crm-contact-updated.json'), credentials), 'hubspot-contact-updated');

@@ -43,6 +43,15 @@ export interface RunningN8n {
 	logTail(lines?: number): string;
 }
 
+/** n8n's internal REST API (`/rest/...`) as a logged-in user; answers unwrapped from `data`. */
+export interface RestClient {
+	url: string;
+	cookie: string;
+	get<T>(route: string): Promise<T>;
+	post<T>(route: string, body?: unknown): Promise<T>;
+	patch<T>(route: string, body?: unknown): Promise<T>;
+}
+
 export interface UserFolder {
 	userFolder: string;
 	packageDir: string | null;
@@ -60,6 +69,7 @@ interface RealN8nKit {
 	executeWorkflow(env: N8nEnv, workflowId: string, options?: { timeoutMs?: number }): Promise<ExecuteResult>;
 	startN8n(env: N8nEnv, options?: { timeoutMs?: number }): Promise<RunningN8n>;
 	setupOwner(url: string): Promise<{ email: string; password: string; cookie: string }>;
+	restClient(url: string, cookie: string): RestClient;
 	freePort(): Promise<number>;
 }
 

@@ -12,7 +12,7 @@
 import { PATHS } from '../../simulator/VippsSimulator';
 import { simulatorCredential } from '../workflow/fixtures';
 import { kit, type RunningN8n } from './kit';
-import { CHECK_IN_ID, E2E_TIMEOUT_MS, N8nUserFolder, itWithN8nLog, publishWorkflow, restApi, useSimulatorAndN8n, type WorkflowJson } from './support';
+import { CHECK_IN_ID, E2E_TIMEOUT_MS, N8nUserFolder, itWithN8nLog, publishWorkflow, useSimulatorAndN8n, type WorkflowJson } from './support';
 
 const { stack } = useSimulatorAndN8n();
 const PATH = 'till-event';
@@ -69,9 +69,9 @@ beforeAll(async () => {
 	folder = await N8nUserFolder.create();
 	server = await kit.startN8n(folder.env);
 	const { cookie } = await kit.setupOwner(server.url);
-	const rest = restApi(server.url, cookie);
+	const rest = kit.restClient(server.url, cookie);
 	const { id: _harnessId, ...credential } = simulatorCredential(stack.simulator);
-	const { id } = await rest<{ id: string }>('POST', '/credentials', { ...credential, name: 'Vipps MobilePay API (simulator)' });
+	const { id } = await rest.post<{ id: string }>('/credentials', { ...credential, name: 'Vipps MobilePay API (simulator)' });
 	await publishWorkflow(server.url, rest, webhookToCheckIn(id), PATH);
 }, E2E_TIMEOUT_MS);
 

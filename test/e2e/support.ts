@@ -13,6 +13,7 @@ import {
 	type ExecuteResult,
 	type ImportedCredential,
 	type N8nEnv,
+	type RestClient,
 	type UserFolder,
 	type WorkflowToImport,
 } from './kit';
@@ -333,28 +334,14 @@ export function expectVippsSystemHeaders(requests: readonly RecordedRequest[], n
 // ---------------------------------------------------------------------------------------------
 // Published workflows in a running n8n (`n8n start`)
 
-/** n8n's internal REST API as the editor uses it, logged in with the owner's session cookie (answers unwrapped from `data`). */
-export function restApi(url: string, cookie: string) {
-	return async function rest<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
-		const response = await fetch(`${url}/rest${route}`, {
-			method,
-			headers: { cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-			body: body === undefined ? undefined : JSON.stringify(body),
-		});
-		const text = await response.text();
-		if (!response.ok) throw new Error(`${method} /rest${route}: HTTP ${response.status} ${text.slice(0, 500)}`);
-		return (JSON.parse(text) as { data: T }).data;
-	};
-}
-
 /**
  * Saves `workflow` in the running n8n, publishes it, and resolves once its production webhook at
  * `path` is registered (n8n 2.41 publishes through an outbox, after the answer): a GET, which runs
  * nothing, then answers that the path takes another method instead of 404.
  */
-export async function publishWorkflow(url: string, rest: ReturnType<typeof restApi>, workflow: WorkflowJson, path: string): Promise<void> {
-	const saved = await rest<{ id: string; versionId: string }>('POST', '/workflows', { ...workflow, active: false });
-	await rest('POST', `/workflows/${saved.id}/activate`, { versionId: saved.versionId });
+export async function publishWorkflow(url: string, rest: RestClient, workflow: WorkflowJson, path: string): Promise<void> {
+	const saved = await rest.post<{ id: string; versionId: string }>('/workflows', { ...workflow, active: false });
+	await rest.post(`/workflows/${saved.id}/activate`, { versionId: saved.versionId });
 	const deadline = Date.now() + 60_000;
 	for (;;) {
 		const probe = await fetch(`${url}/webhook/${path}`);

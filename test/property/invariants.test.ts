@@ -9,6 +9,7 @@ import { checkInvariants, type InvariantName } from '../../scripts/fuzz/invarian
 import type { FuzzCase } from '../../scripts/fuzz/model';
 import type { Observation, PlannedItem } from '../../scripts/fuzz/runCase';
 import type { RecordedRequest } from '../../simulator/VippsSimulator';
+import { fuzzCase as caseOf, item } from './cases';
 
 const CHECK_IN = '/point-of-sale/v1/loyalty-check-in';
 
@@ -53,25 +54,7 @@ const failed = (index: number, extra: object = {}): INodeExecutionData => ({
 
 function observation(overrides: Partial<Observation> & { items?: number; onError?: FuzzCase['onError'] } = {}): Observation {
 	const count = overrides.items ?? 2;
-	const fuzzCase: FuzzCase = {
-		items: Array.from({ length: count }, () => ({
-			phone: { valid: 'national' },
-			member: { value: true },
-			msn: { absent: true },
-			shop: { absent: true },
-			dry: { absent: true },
-			faults: [],
-		})),
-		phoneParameter: 'expression',
-		memberParameter: { expression: true },
-		msnOption: { absent: true },
-		dryRunOption: { absent: true },
-		options: { timeout: 5000 },
-		onError: overrides.onError ?? 'continueRegularOutput',
-		tokenFaults: [],
-		refusedConnections: 0,
-		closedGateway: false,
-	};
+	const fuzzCase = caseOf({ items: Array.from({ length: count }, () => item()), onError: overrides.onError ?? 'continueRegularOutput' });
 	const plannedItems = Array.from({ length: count }, (_, index) => planned(index));
 	const checkIns = plannedItems.map((p, index) => request(index + 1, p.msisdn!, 200));
 	return {

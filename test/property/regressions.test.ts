@@ -2,43 +2,16 @@
  * Counterexamples of the property-based run (test/property/fuzz.test.ts, `npm run fuzz`), each
  * kept as a named case and run through n8n's engine with every invariant checked. A shrunk
  * counterexample printed by `npm run fuzz` pastes in as an entry (its `fuzzCase` as printed);
- * the helpers below only spell cases written by hand more briefly.
+ * `cases.ts` only spells cases written by hand more briefly.
  */
 import { checkCase, type FuzzCase, type InvariantName } from '../../scripts/fuzz/property';
-import type { FuzzItem } from '../../scripts/fuzz/model';
+import { fuzzCase, item } from './cases';
 
 interface Regression {
 	name: string;
 	/** The invariants the case violated when it was found. */
 	invariants: InvariantName[];
 	fuzzCase: FuzzCase;
-}
-
-function item(overrides: Partial<FuzzItem> = {}): FuzzItem {
-	return {
-		phone: { valid: 'national' },
-		member: { value: true },
-		msn: { absent: true },
-		shop: { absent: true },
-		dry: { absent: true },
-		faults: [],
-		...overrides,
-	};
-}
-
-function fuzzCase(overrides: Partial<FuzzCase> & Pick<FuzzCase, 'items'>): FuzzCase {
-	return {
-		phoneParameter: 'expression',
-		memberParameter: { expression: true },
-		msnOption: { absent: true },
-		dryRunOption: { absent: true },
-		options: { timeout: 5000 },
-		onError: 'continueRegularOutput',
-		tokenFaults: [],
-		refusedConnections: 0,
-		closedGateway: false,
-		...overrides,
-	};
 }
 
 /** Counterexamples whose fix is in place: every invariant holds on each. */

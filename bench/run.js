@@ -50,6 +50,7 @@ const REPO = path.resolve(__dirname, '..');
 const kit = require(path.join(REPO, 'scripts', 'real-n8n', 'n8n.js'));
 const { run } = require(path.join(REPO, 'scripts', 'real-n8n', 'proc.js'));
 const { N8N_VERSION, NODE_VERSION, cleanEnv } = require(path.join(REPO, 'scripts', 'real-n8n', 'install.js'));
+const diy = require('./diyRequests');
 const storm = require('./storm');
 
 const LATENCY_MS = 50;
@@ -290,64 +291,14 @@ function floorWorkflow(vipps, concurrency) {
 	]);
 }
 
-const header = (name, value) => ({ name, value });
-
 /**
  * What a user builds without this package: token once, then one HTTP Request per check-in.
  * `vipps` holds the same keys as this node's credential (the simulator's `credentialData()`).
  */
 function diyWorkflow(name, vipps, { batching = null } = {}) {
-	const systemHeaders = [
-		header('Vipps-System-Name', 'n8n'),
-		header('Vipps-System-Version', N8N_VERSION),
-		header('Vipps-System-Plugin-Name', 'diy-http-request'),
-		header('Vipps-System-Plugin-Version', '1.0.0'),
-	];
-	const getToken = node(
-		'Get token',
-		'n8n-nodes-base.httpRequest',
-		4.5,
-		{
-			method: 'POST',
-			url: `${vipps.customBaseUrl}/accesstoken/get`,
-			authentication: 'none',
-			sendHeaders: true,
-			specifyHeaders: 'keypair',
-			headerParameters: {
-				parameters: [
-					header('client_id', vipps.clientId),
-					header('client_secret', vipps.clientSecret),
-					header('Ocp-Apim-Subscription-Key', vipps.subscriptionKey),
-					header('Merchant-Serial-Number', vipps.merchantSerialNumber),
-					...systemHeaders,
-				],
-			},
-			options: {},
-		},
-		{ executeOnce: true },
-	);
-	const options = { response: { response: { responseFormat: 'text' } } };
-	if (batching) options.batching = { batch: batching };
-	const checkIn = node(DIY_NODE, 'n8n-nodes-base.httpRequest', 4.5, {
-		method: 'POST',
-		url: `${vipps.customBaseUrl}/point-of-sale/v1/loyalty-check-in`,
-		authentication: 'none',
-		sendHeaders: true,
-		specifyHeaders: 'keypair',
-		headerParameters: {
-			parameters: [
-				header('Authorization', "=Bearer {{ $('Get token').item.json.access_token }}"),
-				header('Ocp-Apim-Subscription-Key', vipps.subscriptionKey),
-				header('Merchant-Serial-Number', vipps.merchantSerialNumber),
-				...systemHeaders,
-			],
-		},
-		sendBody: true,
-		contentType: 'json',
-		specifyBody: 'json',
-		jsonBody: '={\n  "phoneNumber": "{{ $json.phone }}",\n  "isMember": {{ $json.member }}\n}',
-		options,
-	});
+	const getToken = node('Get token', 'n8n-nodes-base.httpRequest', 4.5, diy.tokenRequest(vipps), { executeOnce: true });
+	const jsonBody = '={\n  "phoneNumber": "{{ $json.phone }}",\n  "isMember": {{ $json.member }}\n}';
+	const checkIn = node(DIY_NODE, 'n8n-nodes-base.httpRequest', 4.5, diy.checkInRequest(vipps, jsonBody, batching ? { batching: { batch: batching } } : {}));
 	return chain(name, [trigger(), getToken, ...itemSource(), checkIn]);
 }
 

@@ -35,7 +35,7 @@ const crypto = require('node:crypto');
 
 const REPO = path.resolve(__dirname, '..');
 const kit = require(path.join(REPO, 'scripts', 'real-n8n', 'n8n.js'));
-const { N8N_VERSION } = require(path.join(REPO, 'scripts', 'real-n8n', 'install.js'));
+const diy = require('./diyRequests');
 
 const LATENCY_MS = 50;
 const CREDENTIAL_TYPE = 'vippsMobilePayApi';
@@ -105,66 +105,12 @@ function stormOursWorkflow(protocol, nodeType, credential) {
 	return chain(`storm: ours (${protocol})`, [webhook(`storm-ours-${protocol}`), ourNode(nodeType, credential, '={{ $json.body.phone }}')]);
 }
 
-const header = (name, value) => ({ name, value });
-
 /** Webhook → HTTP Request (token) → HTTP Request (check-in), both with Retry On Fail on and n8n's defaults. */
 function stormDiyWorkflow(protocol, vipps) {
-	const systemHeaders = [
-		header('Vipps-System-Name', 'n8n'),
-		header('Vipps-System-Version', N8N_VERSION),
-		header('Vipps-System-Plugin-Name', 'diy-http-request'),
-		header('Vipps-System-Plugin-Version', '1.0.0'),
-	];
 	const retry = { retryOnFail: true };
-	const getToken = node(
-		'Get token',
-		'n8n-nodes-base.httpRequest',
-		4.5,
-		{
-			method: 'POST',
-			url: `${vipps.customBaseUrl}/accesstoken/get`,
-			authentication: 'none',
-			sendHeaders: true,
-			specifyHeaders: 'keypair',
-			headerParameters: {
-				parameters: [
-					header('client_id', vipps.clientId),
-					header('client_secret', vipps.clientSecret),
-					header('Ocp-Apim-Subscription-Key', vipps.subscriptionKey),
-					header('Merchant-Serial-Number', vipps.merchantSerialNumber),
-					...systemHeaders,
-				],
-			},
-			options: {},
-		},
-		retry,
-	);
-	const checkIn = node(
-		'Check-in (HTTP Request)',
-		'n8n-nodes-base.httpRequest',
-		4.5,
-		{
-			method: 'POST',
-			url: `${vipps.customBaseUrl}/point-of-sale/v1/loyalty-check-in`,
-			authentication: 'none',
-			sendHeaders: true,
-			specifyHeaders: 'keypair',
-			headerParameters: {
-				parameters: [
-					header('Authorization', "=Bearer {{ $('Get token').item.json.access_token }}"),
-					header('Ocp-Apim-Subscription-Key', vipps.subscriptionKey),
-					header('Merchant-Serial-Number', vipps.merchantSerialNumber),
-					...systemHeaders,
-				],
-			},
-			sendBody: true,
-			contentType: 'json',
-			specifyBody: 'json',
-			jsonBody: '={\n  "phoneNumber": "{{ $(\'Webhook\').item.json.body.phone }}",\n  "isMember": true\n}',
-			options: { response: { response: { responseFormat: 'text' } } },
-		},
-		retry,
-	);
+	const getToken = node('Get token', 'n8n-nodes-base.httpRequest', 4.5, diy.tokenRequest(vipps), retry);
+	const jsonBody = '={\n  "phoneNumber": "{{ $(\'Webhook\').item.json.body.phone }}",\n  "isMember": true\n}';
+	const checkIn = node('Check-in (HTTP Request)', 'n8n-nodes-base.httpRequest', 4.5, diy.checkInRequest(vipps, jsonBody), retry);
 	return chain(`storm: DIY, Retry On Fail (${protocol})`, [webhook(`storm-diy-${protocol}`), getToken, checkIn]);
 }
 
